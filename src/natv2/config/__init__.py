@@ -1,0 +1,1 @@
+"""natv2.config"""
