@@ -1,0 +1,251 @@
+"""The layer plan of a subnet: which layers an extracted network holds, with their shapes.
+
+Everything here is a pure function of small integers and strings, so the cost model and the latency
+table can both walk the same plan and cache per-layer results. No torch modules are built.
+
+The macro-structure (spec §1.1, §2.1-2.4) is described by an `ArchFamily` (early exits? dense skips?
+parallel blocks?) and a `Widths` table that depends only on the width multiplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+from natv2.errors import ConfigError, InvalidSubnetError
+from natv2.space import N_STAGES, NW_BITS, SLOTS_PER_STAGE, SubnetConfig
+
+# Base widths (w1.0) of OFA MobileNetV3 / OFAv2 (spec §1.1, §2.1).
+FIRST_CONV_BASE = 16
+FIRST_BLOCK_BASE = 16
+STAGE_BASE = (24, 40, 80, 112, 160)
+STAGE_STRIDES = (2, 2, 2, 1, 2)
+STAGE_ACTS = ("relu", "relu", "h_swish", "h_swish", "h_swish")
+STAGE_SE = (False, True, False, True, True)
+HEAD_BASE = (960, 1280)  # OFA's final expand / feature mix
+EXIT_FACTORS = (6, 8)  # OFAv2 exits: 6xC and 8xC of the stage they follow
+SE_REDUCTION = 4
+DIVISOR = 8
+
+
+def make_divisible(v: float, divisor: int = DIVISOR) -> int:
+    """OFA's channel rounding: nearest multiple of `divisor`, never below 90% of `v` (spec §1.1)."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return int(new_v)
+
+
+def mid_channels(cin: int, e: int) -> int:
+    """MBConv hidden width from the block's actual input width (spec §1.1)."""
+    return make_divisible(round(cin * e))
+
+
+def se_channels(mid: int) -> int:
+    """Squeeze-and-excitation hidden width: make_divisible(mid // 4, 8)."""
+    return make_divisible(mid // SE_REDUCTION)
+
+
+def conv_out(h: int, stride: int) -> int:
+    """Spatial size after a 'same'-padded conv / ceil-mode pool of this stride: ceil(h / s)."""
+    return -(-h // stride)
+
+
+# ----------------------------------------------------------------------------------- families
+@dataclass(frozen=True)
+class ArchFamily:
+    """Which OFAv2 features a supernet family has (spec §2.1). `ofa_mbv3` has none."""
+
+    name: str
+    exits: bool = False
+    dense: bool = False
+    parallel: bool = False
+
+
+def _families() -> dict[str, ArchFamily]:
+    out = {"ofa_mbv3": ArchFamily("ofa_mbv3")}
+    for ex in ("se", "ee"):
+        for kind in ("b", "d", "p", "dp"):
+            name = f"ofav2_{ex}_{kind}"
+            out[name] = ArchFamily(name, exits=ex == "ee", dense="d" in kind, parallel="p" in kind)
+    return out
+
+
+FAMILIES: dict[str, ArchFamily] = _families()
+
+
+def get_family(arch: str) -> ArchFamily:
+    try:
+        return FAMILIES[arch]
+    except KeyError:
+        raise ConfigError(
+            f"unknown supernet family '{arch}' for cost measures", f"use one of {sorted(FAMILIES)}"
+        ) from None
+
+
+# ----------------------------------------------------------------------------------- widths
+class Widths(NamedTuple):
+    """All channel counts of one width multiplier."""
+
+    first_conv: int
+    first_block: int
+    stages: tuple[int, ...]
+    heads: tuple[tuple[int, int], ...]  # (final expand, feature mix) of the exit after stage 1..5
+
+
+@lru_cache(maxsize=None)
+def widths(width_mult: float) -> Widths:
+    """Channel counts for `width_mult`; every width is make_divisible(base * w, 8).
+
+    Exit heads follow OFAv2's builder: make_divisible(6 * C_i * w) and make_divisible(8 * C_i * w)
+    with C_i the stage's *already rounded* width (at w1.0 this is 6xC / 8xC exactly; exit 5 is then
+    OFA's 960/1280 head). The single-exit head of `ofa_mbv3` uses OFA's own 960/1280 base.
+    """
+    stages = tuple(make_divisible(c * width_mult) for c in STAGE_BASE)
+    heads = tuple(tuple(make_divisible(f * c * width_mult) for f in EXIT_FACTORS) for c in stages)
+    return Widths(
+        first_conv=make_divisible(FIRST_CONV_BASE * width_mult),
+        first_block=make_divisible(FIRST_BLOCK_BASE * width_mult),
+        stages=stages,
+        heads=heads,  # type: ignore[arg-type]
+    )
+
+
+def ofa_head(width_mult: float) -> tuple[int, int]:
+    return tuple(make_divisible(c * width_mult) for c in HEAD_BASE)  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------------- layers
+class Layer(NamedTuple):
+    """One costed unit of an extracted network; hashable, so per-layer results cache well.
+
+    kind: key into the cost / latency-builder registries:
+      first_conv   3x3 conv (s2) + BN + act                   (cin=3, cout, h=input res)
+      mbconv       MBConv block (expand if e>1, dw k, SE, project), identity residual if `residual`
+      conv1x1      parallel branch 2: 1x1 conv (stride) + BN + act
+      transform    parallel branch 3: maxpool(s) if s>1, 1x1 conv (bias) if cin!=cout, BN + act
+      add          `n` elementwise additions of cout x h x h maps (dense skips, branch sums)
+      exit_head    1x1 conv+BN+act to c1, global pool, 1x1 conv (no BN/bias)+act to c2, Linear to n
+    """
+
+    kind: str
+    cin: int
+    cout: int
+    h: int  # input spatial size
+    k: int = 1
+    stride: int = 1
+    e: int = 0
+    se: bool = False
+    act: str = "relu"
+    residual: bool = False
+    extra: tuple[int, ...] = ()
+
+    def key(self) -> str:
+        """Stable, readable string key (used in latency tables)."""
+        base = f"{self.kind}-in:{self.h}x{self.h}x{self.cin}-out:{conv_out(self.h, self.stride)}x{self.cout}"
+        if self.kind == "mbconv":
+            base += f"-k:{self.k}-e:{self.e}-s:{self.stride}-se:{int(self.se)}-act:{self.act}-res:{int(self.residual)}"
+        elif self.kind in ("conv1x1", "transform", "first_conv"):
+            base += f"-k:{self.k}-s:{self.stride}-act:{self.act}"
+        if self.extra:
+            base += "-x:" + "/".join(str(v) for v in self.extra)
+        return base
+
+
+def dense_add_count(depth: int) -> int:
+    """Extra additions of a dense stage (spec §2.3): block j>=3 adds o_1..o_{j-2} -> sum_{j=3..d} (j-2)."""
+    return sum(j - 2 for j in range(3, depth + 1))
+
+
+@lru_cache(maxsize=4096)
+def _stage_plan(
+    family: ArchFamily, width_mult: float, stage: int, h_in: int, ks: tuple[int, ...], es: tuple[int, ...], nws: tuple[int, ...] | None
+) -> tuple[Layer, ...]:
+    """Layers of one body stage (depth = len(ks)); cached since stages repeat across configs."""
+    wd = widths(width_mult)
+    cin = wd.first_block if stage == 0 else wd.stages[stage - 1]
+    cout = wd.stages[stage]
+    act, se = STAGE_ACTS[stage], STAGE_SE[stage]
+    layers: list[Layer] = []
+    h = h_in
+    for j, (k, e) in enumerate(zip(ks, es)):
+        s = STAGE_STRIDES[stage] if j == 0 else 1
+        c_in = cin if j == 0 else cout
+        bits = NW_BITS[nws[j]] if nws is not None else (1, 0, 0)
+        if bits[0]:
+            layers.append(Layer("mbconv", c_in, cout, h, k, s, e, se, act, residual=j > 0))
+        if bits[1]:
+            layers.append(Layer("conv1x1", c_in, cout, h, 1, s, 0, False, act))
+        if bits[2]:
+            layers.append(Layer("transform", c_in, cout, h, 1, s, 0, False, act))
+        h = conv_out(h, s)
+        if sum(bits) > 1:
+            layers.append(Layer("add", cout, cout, h, extra=(sum(bits) - 1,)))
+    if family.dense and dense_add_count(len(ks)):
+        layers.append(Layer("add", cout, cout, h, extra=(dense_add_count(len(ks)),)))
+    return tuple(layers)
+
+
+def spatial_sizes(r: int) -> tuple[int, ...]:
+    """Input spatial size of stage 1..5 and, last, the output size of stage 5."""
+    h = conv_out(r, 2)  # first conv; the first block has stride 1
+    out = [h]
+    for s in STAGE_STRIDES:
+        h = conv_out(h, s)
+        out.append(h)
+    return tuple(out)
+
+
+def check_config(family: ArchFamily, cfg: SubnetConfig) -> None:
+    """Refuse configs whose exit/mask fields do not fit the family (instead of costing a wrong net)."""
+    if cfg.nd is not None and not family.exits and cfg.nd != N_STAGES:
+        raise InvalidSubnetError(
+            f"subnet sets exit nd={cfg.nd} but '{family.name}' has a single exit", "drop 'nd' or use an ofav2_ee_* family"
+        )
+    if cfg.nw is not None and not family.parallel:
+        raise InvalidSubnetError(
+            f"subnet sets parallel masks 'nw' but '{family.name}' has no parallel blocks",
+            "drop 'nw' or use an ofav2_*_p / *_dp family",
+        )
+    if cfg.nw is not None:
+        for i in cfg.active_layer_indices():
+            if cfg.nw[i] not in NW_BITS:
+                raise InvalidSubnetError(f"subnet field 'nw' of layer {i} is {cfg.nw[i]}; keys are 1..7", "fix 'nw'")
+
+
+def layer_plan(family: ArchFamily, cfg: SubnetConfig, n_classes: int) -> list[Layer]:
+    """Every costed layer of the network `cfg` extracts to, in forward order.
+
+    nd (early-exit families) stops after stage nd and uses exit head nd; nw (parallel families; None
+    means every branch, key 7) selects the branches of each layer; dense families add the §2.3 sums.
+    """
+    check_config(family, cfg)
+    w = cfg.w
+    wd = widths(w)
+    sizes = spatial_sizes(cfg.r)
+    plan = [
+        Layer("first_conv", 3, wd.first_conv, cfg.r, 3, 2, act="h_swish"),
+        Layer("mbconv", wd.first_conv, wd.first_block, sizes[0], 3, 1, 1, False, "relu", residual=wd.first_conv == wd.first_block),
+    ]
+    n_run = cfg.nd if (family.exits and cfg.nd is not None) else N_STAGES
+    nw = cfg.nw if family.parallel else None
+    if family.parallel and nw is None:
+        nw = (7,) * (N_STAGES * SLOTS_PER_STAGE)
+    for s in range(n_run):
+        lo = s * SLOTS_PER_STAGE
+        hi = lo + cfg.d[s]
+        plan.extend(
+            _stage_plan(family, w, s, sizes[s], cfg.ks[lo:hi], cfg.e[lo:hi], None if nw is None else nw[lo:hi])
+        )
+    c_last = wd.stages[n_run - 1]
+    if family.name == "ofa_mbv3":
+        c1, c2 = ofa_head(w)
+    else:
+        c1, c2 = wd.heads[n_run - 1]
+    plan.append(Layer("exit_head", c_last, c2, sizes[n_run], act="h_swish", extra=(c1, c2, n_classes)))
+    return plan
+
+
+def mbconv_mid(layer: Layer) -> int:
+    return mid_channels(layer.cin, layer.e)
