@@ -1,0 +1,54 @@
+"""`natv2 datasets`: the datasets natv2 knows, whether each is available here and where."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from natv2.cli.context import CliContext
+from natv2.cli.registry import Command
+from natv2.config import to_plain
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the listing as JSON")
+
+
+def _list(ctx: CliContext) -> list:
+    import natv2.data as data
+
+    list_datasets = getattr(data, "list_datasets", None)
+    if list_datasets is None:  # natv2.data does not re-export it (yet)
+        from natv2.data.discovery import list_datasets
+    return list(list_datasets(ctx.config().data))
+
+
+def _run(ctx: CliContext) -> int:
+    entries = _list(ctx)
+    if ctx.args.json:
+        ctx.echo(json.dumps([to_plain(e) for e in entries], indent=2))
+        return 0
+    selected = ctx.config().data.name
+    width = max([len(e.name) for e in entries] + [7])
+    ctx.echo(f"  {'dataset':<{width}}  {'status':<7}  location")
+    for e in entries:
+        mark = "*" if e.name == selected else " "
+        where = e.location if e.found else (f"not found; {e.note}" if e.note else "not found")
+        ctx.echo(f"{mark} {e.name:<{width}}  {'found' if e.found else 'missing':<7}  {where}")
+    ctx.echo(f"\n* the dataset the current config uses (data.name = {selected}); set another with --set data.name=NAME")
+    return 0
+
+
+COMMANDS = [
+    Command(
+        "datasets",
+        "list the datasets natv2 knows, whether each is available here, and where it was found",
+        run=_run,
+        configure=_configure,
+        description=("List every dataset natv2 can read, whether it was found on this machine and where.\n"
+                     "Folders are searched in: $NATV2_DATA/<name>, ./data, ../shared/data, the cache\n"
+                     "(data.cache_dir, $NATV2_CACHE or ~/.cache/natv2) and system places; set data.root\n"
+                     "to use a folder of your own."),
+        epilog="example:\n  natv2 datasets\n  natv2 datasets --json",
+    )
+]

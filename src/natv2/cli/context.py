@@ -1,0 +1,69 @@
+"""What a command's run function receives: parsed arguments, output streams and the wiring from
+the common options to a resolved config and an opened run directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from natv2.io.rundir import RunDir
+    from natv2.pipeline.config import RunConfig
+
+
+@dataclass
+class CliContext:
+    args: argparse.Namespace
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    run_dir: "RunDir | None" = None  # set by open_run_dir; crash logs go there
+
+    @property
+    def verbosity(self) -> int:
+        """-1 quiet, 0 normal, 1+ verbose."""
+        return -1 if getattr(self.args, "quiet", False) else int(getattr(self.args, "verbose", 0) or 0)
+
+    def echo(self, text: str = "") -> None:
+        print(text, file=self.stdout)
+
+    def config(self) -> "RunConfig":
+        """The run config from --preset / --config / --set / --run-dir."""
+        from natv2.pipeline.config import resolve_config
+
+        values = {"run.run_dir": str(self.args.run_dir)} if getattr(self.args, "run_dir", None) else None
+        return resolve_config(preset=self.args.preset, config_file=self.args.config,
+                              overrides=self.args.set or [], values=values)
+
+    def config_sources(self) -> list[str]:
+        """Human-readable list of where the settings came from, lowest priority first."""
+        from natv2.pipeline.config import DEFAULT_PRESET
+
+        preset = self.args.preset
+        sources = []
+        if preset is None and self.args.config is None:
+            sources.append(f"preset {DEFAULT_PRESET} (default)")
+        elif preset is not None:
+            sources.append(f"preset {preset}")
+        if self.args.config is not None:
+            sources.append(f"config file {self.args.config}")
+        sources += [f"--set {s}" for s in self.args.set or []]
+        if getattr(self.args, "run_dir", None):
+            sources.append(f"--run-dir {self.args.run_dir}")
+        return sources
+
+    def open_run_dir(self, config: "RunConfig", label: str | None = None) -> "RunDir":
+        """Create or resume the run directory of `config` (a fresh runs/<label>-<time> when unset)."""
+        from natv2.io.rundir import RunDir, default_run_dir
+
+        path = Path(config.run.run_dir) if config.run.run_dir else default_run_dir(label or self.args.preset or "run")
+        self.run_dir = RunDir.open(path, config, force=bool(getattr(self.args, "force", False)))
+        return self.run_dir
+
+
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """For commands that open a run directory: allow resuming it with a changed config."""
+    parser.add_argument("--force", action="store_true",
+                        help="resume the run directory even though its saved config differs (the change is logged)")
