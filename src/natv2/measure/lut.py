@@ -1,0 +1,289 @@
+"""Per-layer latency look-up table, built on the user's own device, and its validation.
+
+`LatencyTable.build` times every distinct layer (kind + shape, see `Layer.key`) a supernet family
+can produce at the given resolutions, once each, and `predict(cfg)` sums the layers of a subnet's
+plan (OFA's method, spec §1.6). `validate_table` says how far that sum is from measuring whole
+extracted subnets, because per-layer sums miss inter-layer overheads and cache effects.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from natv2.errors import ConfigError
+from natv2.io import atomic_write_json, atomic_write_text, read_json
+from natv2.measure.blocks import build_layer, layer_input_shape
+from natv2.measure.latency import (
+    device_name,
+    make_input,
+    measure_latency,
+    prepare,
+    time_forward,
+    torch_threads,
+)
+from natv2.measure.layout import Layer, get_family, layer_plan
+from natv2.space import N_LAYERS, N_STAGES, SearchSpace, SubnetConfig
+
+TABLE_FORMAT = 1
+
+
+def covering_configs(arch: str, space: SearchSpace) -> Iterable[SubnetConfig]:
+    """Configs whose plans together contain every layer any subnet of `space` can hold.
+
+    A layer's shape depends on its stage, whether it is a stage's first block, k, e, r, w, the exit
+    and the branch mask, so uniform-(k, e) configs at every depth, exit and branch pattern suffice.
+    """
+    family = get_family(arch)
+    nds: Sequence[int | None] = tuple(space.nd) if (family.exits and space.nd) else (None,)
+    if family.parallel:
+        nws: Sequence[int | None] = tuple(space.nw) if space.nw else tuple(range(1, 8))
+    else:
+        nws = (None,)
+    for r, w, k, e, d, nd, nw in itertools.product(space.r, space.w, space.ks, space.e, space.d, nds, nws):
+        yield SubnetConfig(
+            ks=(k,) * N_LAYERS,
+            e=(e,) * N_LAYERS,
+            d=(d,) * N_STAGES,
+            r=r,
+            w=w,
+            nd=nd,
+            nw=None if nw is None else (nw,) * N_LAYERS,
+        )
+
+
+def distinct_layers(arch: str, n_classes: int, space: SearchSpace) -> list[Layer]:
+    """Every distinct layer of the family over `space`, in first-seen order."""
+    family = get_family(arch)
+    seen: dict[Layer, None] = {}
+    for cfg in covering_configs(arch, space):
+        for layer in layer_plan(family, cfg, n_classes):
+            seen.setdefault(layer, None)
+    return list(seen)
+
+
+def time_layer(layer: Layer, device: torch.device, warmup: int, runs: int, channels_last: bool, batch_size: int = 1) -> float:
+    """Median latency (ms) of one layer's module."""
+    net = prepare(build_layer(layer), device, channels_last, copy_module=False)
+    x = make_input(layer_input_shape(layer, batch_size), device, channels_last)
+    return float(np.median(time_forward(net, x, warmup, runs)))
+
+
+@dataclass
+class LatencyTable:
+    """Median latency (ms) per layer key, plus how and where it was measured (`meta`)."""
+
+    entries: dict[str, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        arch: str = "ofa_mbv3",
+        n_classes: int = 1000,
+        width_mult: float = 1.0,
+        resolutions: Sequence[int] = (224,),
+        device: str | torch.device = "cpu",
+        threads: int | None = None,
+        warmup: int = 10,
+        runs: int = 50,
+        channels_last: bool | None = None,
+        batch_size: int = 1,
+        space: SearchSpace | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> "LatencyTable":
+        """Time every distinct layer of `arch` at `resolutions` on `device`, once each.
+
+        space: the elastic choices to cover (k, e, d, nd, nw); defaults to OFA's k{3,5,7} e{3,4,6}
+        d{2,3,4}, every exit (early-exit families) and every mask key (parallel families).
+        Its r and w are replaced by `resolutions` and `width_mult`.
+        """
+        family = get_family(arch)
+        dev = torch.device(device)
+        if channels_last is None:
+            channels_last = dev.type == "cpu"
+        space = space or SearchSpace(
+            nd=(1, 2, 3, 4, 5) if family.exits else None, nw=tuple(range(1, 8)) if family.parallel else None
+        )
+        space = space.restrict(r=tuple(int(r) for r in resolutions), w=(float(width_mult),))
+        layers = distinct_layers(arch, n_classes, space)
+        entries: dict[str, float] = {}
+        t0 = time.perf_counter()
+        with torch_threads(threads) as n_threads, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for i, layer in enumerate(layers):
+                entries[layer.key()] = time_layer(layer, dev, warmup, runs, channels_last, batch_size)
+                if progress is not None:
+                    progress(i + 1, len(layers))
+        meta = {
+            "format": TABLE_FORMAT,
+            "arch": arch,
+            "n_classes": int(n_classes),
+            "width_mult": float(width_mult),
+            "resolutions": sorted(int(r) for r in resolutions),
+            "space": space.to_dict(),
+            "device": str(dev),
+            "device_name": device_name(dev),
+            "threads": n_threads,
+            "batch_size": batch_size,
+            "channels_last": channels_last,
+            "warmup": warmup,
+            "runs": runs,
+            "statistic": "median",
+            "torch_version": torch.__version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "build_seconds": round(time.perf_counter() - t0, 3),
+            "n_entries": len(entries),
+        }
+        return cls(entries, meta)
+
+    # ------------------------------------------------------------------ prediction
+    def layer_latencies(self, cfg: SubnetConfig) -> list[tuple[str, float]]:
+        """(key, ms) for every layer of `cfg`; raises if the table lacks one."""
+        family = get_family(self.meta["arch"])
+        out = []
+        for layer in layer_plan(family, cfg, self.meta["n_classes"]):
+            key = layer.key()
+            try:
+                out.append((key, self.entries[key]))
+            except KeyError:
+                raise ConfigError(
+                    f"latency table has no entry for layer '{key}' (table built for {self.meta['arch']}, "
+                    f"w={self.meta['width_mult']}, resolutions {self.meta['resolutions']}; subnet has r={cfg.r}, w={cfg.w})",
+                    "rebuild the table with this subnet's resolution and width (LatencyTable.build)",
+                ) from None
+        return out
+
+    def predict(self, cfg: SubnetConfig) -> float:
+        """Predicted latency (ms) of `cfg`: the sum of its layers' table entries."""
+        return float(sum(ms for _, ms in self.layer_latencies(cfg)))
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, Any]:
+        return {"meta": self.meta, "entries": dict(sorted(self.entries.items()))}
+
+    def save(self, path: str | Path) -> Path:
+        """Write as JSON, or YAML when the suffix is .yaml/.yml (atomic)."""
+        path = Path(path)
+        if path.suffix in (".yaml", ".yml"):
+            return atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LatencyTable":
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"latency table {path} does not exist", "build one with LatencyTable.build(...).save(path)")
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        else:
+            data = read_json(path)
+        if not isinstance(data, Mapping) or "entries" not in data or "meta" not in data:
+            raise ConfigError(f"{path} is not a natv2 latency table (no 'meta'/'entries')", "rebuild the table")
+        if data["meta"].get("format") != TABLE_FORMAT:
+            raise ConfigError(
+                f"latency table {path} has format {data['meta'].get('format')}, expected {TABLE_FORMAT}", "rebuild the table"
+            )
+        return cls({str(k): float(v) for k, v in data["entries"].items()}, dict(data["meta"]))
+
+
+# ---------------------------------------------------------------------- validation
+@dataclass(frozen=True)
+class TableValidation:
+    """How far table predictions are from measured latency on random subnets."""
+
+    n: int
+    mean_abs_pct_error: float
+    median_abs_pct_error: float
+    max_abs_pct_error: float
+    mean_signed_pct_error: float
+    spearman: float
+    kendall: float
+    predicted_ms: tuple[float, ...]
+    measured_ms: tuple[float, ...]
+    configs: tuple[dict, ...]
+    meta: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"n={self.n}: mean |err| {self.mean_abs_pct_error:.1f}%, median |err| {self.median_abs_pct_error:.1f}%, "
+            f"max |err| {self.max_abs_pct_error:.1f}%, mean signed err {self.mean_signed_pct_error:+.1f}%, "
+            f"Spearman {self.spearman:.3f}, Kendall {self.kendall:.3f}"
+        )
+
+
+def validate_table(
+    table: LatencyTable,
+    supernet: Any,
+    n: int = 50,
+    seed: int = 0,
+    space: SearchSpace | None = None,
+    warmup: int | None = None,
+    runs: int | None = None,
+    extract: Callable[[Any, SubnetConfig], nn.Module] | None = None,
+) -> TableValidation:
+    """Compare `table.predict` with `measure_latency` of `n` random extracted subnets.
+
+    Subnets are sampled from `space` (default: `supernet.space` restricted to the table's
+    resolutions and width). Measurement uses the table's own device, threads, batch and memory
+    format; warmup/runs default to the table's.
+    """
+    from scipy.stats import kendalltau, spearmanr
+
+    meta = table.meta
+    space = space or getattr(supernet, "space")
+    space = space.restrict(r=tuple(meta["resolutions"]), w=(float(meta["width_mult"]),))
+    rng = np.random.default_rng(seed)
+    extract = extract or _extract
+    preds: list[float] = []
+    meas: list[float] = []
+    cfgs: list[dict] = []
+    for _ in range(n):
+        cfg = space.sample(rng)
+        preds.append(table.predict(cfg))
+        net = extract(supernet, cfg)
+        res = measure_latency(
+            net,
+            cfg.r,
+            batch_size=meta.get("batch_size", 1),
+            threads=meta.get("threads"),
+            device=meta.get("device", "cpu"),
+            warmup=meta.get("warmup", 10) if warmup is None else warmup,
+            runs=meta.get("runs", 50) if runs is None else runs,
+            channels_last=meta.get("channels_last"),
+        )
+        meas.append(res.median_ms)
+        cfgs.append(cfg.to_dict())
+    p, m = np.asarray(preds), np.asarray(meas)
+    rel = (p - m) / m * 100.0
+    return TableValidation(
+        n=n,
+        mean_abs_pct_error=float(np.abs(rel).mean()),
+        median_abs_pct_error=float(np.median(np.abs(rel))),
+        max_abs_pct_error=float(np.abs(rel).max()),
+        mean_signed_pct_error=float(rel.mean()),
+        spearman=float(spearmanr(p, m).statistic) if n > 1 else float("nan"),
+        kendall=float(kendalltau(p, m).statistic) if n > 1 else float("nan"),
+        predicted_ms=tuple(float(v) for v in p),
+        measured_ms=tuple(float(v) for v in m),
+        configs=tuple(cfgs),
+        meta={"seed": seed, **{k: meta.get(k) for k in ("arch", "device_name", "threads", "resolutions")}},
+    )
+
+
+def _extract(supernet: Any, cfg: SubnetConfig) -> nn.Module:
+    supernet.set_active_subnet(cfg)
+    return supernet.extract_subnet()
+
+
+__all__ = ["LatencyTable", "TableValidation", "covering_configs", "distinct_layers", "validate_table"]
