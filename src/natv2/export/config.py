@@ -1,0 +1,51 @@
+"""The `export` section of a natv2 config: formats, parity tolerance, latency measurement settings.
+
+A frozen dataclass with no torch import (the config layer loads and prints it cheaply).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from natv2.config.convert import FieldError
+
+FORMATS = ("safetensors", "torchscript", "onnx")
+
+
+def _h(text: str, **extra: object) -> dict:
+    return {"help": text, **extra}
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How chosen models leave natv2: safetensors + JSON (always), TorchScript and ONNX."""
+
+    source: Literal["finetuned", "inherited"] = field(default="finetuned", metadata=_h(
+        "export the fine-tuned models of `natv2 finetune`, or the chosen subnets with inherited "
+        "supernet weights (BN recalibrated)"))
+    formats: tuple[Literal["safetensors", "torchscript", "onnx"], ...] = field(default=FORMATS, metadata=_h(
+        "formats to write; safetensors + JSON (rebuild with natv2.load_model) is always written"))
+    tolerance: float = field(default=1e-4, metadata=_h(
+        "largest max-abs logit difference allowed between an exported file and the PyTorch model; "
+        "export stops with an error above it"))
+    parity_batches: tuple[int, ...] = field(default=(1, 3), metadata=_h(
+        "batch sizes of the random inputs of the parity checks (two sizes check the dynamic batch)"))
+    opset: int = field(default=17, metadata=_h("ONNX opset version"))
+    latency: bool = field(default=True, metadata=_h("measure each model's latency and record it in its metadata"))
+    latency_batch_size: int = field(default=1, metadata=_h("batch size of the latency measurement"))
+    latency_threads: int = field(default=1, metadata=_h("CPU threads of the latency measurement"))
+    latency_device: Literal["cpu", "cuda"] = field(default="cpu", metadata=_h("device of the latency measurement"))
+
+    def __post_init__(self) -> None:
+        if not self.tolerance > 0:
+            raise FieldError("tolerance", self.tolerance, "a number > 0, e.g. 1e-4")
+        if not self.parity_batches or any(b < 1 for b in self.parity_batches):
+            raise FieldError("parity_batches", list(self.parity_batches), "a non-empty list of integers >= 1")
+        if len(set(self.formats)) != len(self.formats):
+            raise FieldError("formats", list(self.formats), f"distinct values from {list(FORMATS)}")
+        if not 7 <= self.opset <= 23:
+            raise FieldError("opset", self.opset, "an ONNX opset between 7 and 23 (17 is safe)")
+        for name in ("latency_batch_size", "latency_threads"):
+            if getattr(self, name) < 1:
+                raise FieldError(name, getattr(self, name), "an integer >= 1")

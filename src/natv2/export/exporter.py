@@ -1,0 +1,110 @@
+"""Export one model into a folder: safetensors + JSON, TorchScript, ONNX, metadata, parity report.
+
+Layout of `<out_dir>/`:
+    model.safetensors, model.json   rebuild with natv2.load_model(out_dir) (natv2 alone)
+    model.pt                        TorchScript (torch.jit.load)
+    model.onnx                      ONNX, dynamic batch (onnxruntime)
+    meta.json                       the metadata plus the parity report; written last, so its
+                                    presence means the export finished and passed every check.
+
+Every file is compared with the PyTorch model on random inputs of `parity_batches` sizes; a
+difference above the tolerance deletes that file and raises NatError, so a model that does not
+match is never left looking finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from natv2.errors import NatError
+from natv2.export import bundle
+from natv2.export.config import ExportConfig
+from natv2.export.formats import EXPORTERS, ExportSpec, max_abs_diff, parity_check, reference_outputs
+from natv2.finetune.multi_exit import AllOutputs, MultiExitEnsemble
+from natv2.io.atomic import atomic_write_json
+
+META_FILE = "meta.json"
+
+
+@dataclass
+class ExportRecord:
+    out_dir: Path
+    files: dict[str, str]
+    parity: dict[str, dict[str, float]]
+    metadata: dict[str, Any] = field(repr=False)
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((d for per in self.parity.values() for d in per.values()), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out_dir": str(self.out_dir), "files": self.files, "parity": self.parity,
+                "max_abs_diff": self.max_abs_diff}
+
+
+def output_names(model: nn.Module) -> tuple[str, ...]:
+    """`logits` for one exit; `exit1..exitN` then the ensembled `logits` for a multi-exit network."""
+    if isinstance(model, MultiExitEnsemble):
+        return tuple(f"exit{e}" for e in model.exits) + ("logits",)
+    return ("logits",)
+
+
+def export_view(model: nn.Module) -> nn.Module:
+    """The module whose outputs the files reproduce (every exit plus the ensemble when multi-exit)."""
+    return AllOutputs(model) if isinstance(model, MultiExitEnsemble) else model
+
+
+def _check(name: str, diffs: dict[str, float], tolerance: float, path: Path) -> None:
+    worst = max(diffs.values())
+    if worst > tolerance:
+        path.unlink(missing_ok=True)
+        raise NatError(
+            f"the exported {name} model differs from the PyTorch model by up to {worst:.3g} "
+            f"(max abs output difference; tolerance {tolerance:g}); {path.name} was removed",
+            "this is usually a runtime/operator mismatch: export without this format "
+            "(export.formats) or, if the difference is acceptable for you, raise export.tolerance",
+        )
+
+
+def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any], cfg: ExportConfig) -> ExportRecord:
+    """Write every format of `cfg.formats` for `model` (eval mode) into `out_dir` and verify each."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / META_FILE).unlink(missing_ok=True)  # an unfinished export never looks finished
+    model = model.eval()
+    names = output_names(model)
+    meta = {**metadata, "outputs": list(names)}
+    spec = ExportSpec(export_view(model), int(meta["resolution"]), names, meta, cfg.opset)
+    files: dict[str, str] = {}
+    parity: dict[str, dict[str, float]] = {}
+
+    stem = out / bundle.STEM
+    written = bundle.save_bundle(model, stem, meta)
+    files.update({k: Path(v).name for k, v in written.items()})
+    rebuilt = export_view(bundle.load_model(out))
+    diffs = {}
+    for b in cfg.parity_batches:
+        x = spec.example(b, seed=1)
+        diffs[str(b)] = max_abs_diff(reference_outputs(spec.module, x), reference_outputs(rebuilt, x))
+    parity["safetensors"] = diffs
+    _check("safetensors", diffs, cfg.tolerance, Path(written["safetensors"]))
+
+    for fmt in cfg.formats:
+        if fmt == "safetensors":
+            continue
+        exporter = EXPORTERS[fmt]
+        path = exporter.write(spec, out / f"{bundle.STEM}{exporter.suffix}")
+        diffs = parity_check(exporter, spec, path, cfg.parity_batches)
+        parity[fmt] = diffs
+        _check(fmt, diffs, cfg.tolerance, path)
+        files[fmt] = path.name
+
+    record = ExportRecord(out, files, parity, meta)
+    atomic_write_json(out / META_FILE, {**meta, "files": files, "parity": {
+        "max_abs_diff": parity, "tolerance": cfg.tolerance, "batch_sizes": list(cfg.parity_batches),
+        "inputs": "standard normal, seeded"}})
+    return record

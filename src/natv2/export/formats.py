@@ -1,0 +1,141 @@
+"""Exporters for inference runtimes, each with a parity check against the PyTorch model.
+
+Every exporter writes one file atomically, embeds the model's metadata in it, and reports the
+largest absolute output difference between the file (run by its own runtime) and the PyTorch
+module on random inputs of several batch sizes. The caller refuses results above its tolerance.
+
+ONNX uses torch's TorchScript-based exporter (`dynamo=False`): the torch.export-based one needs
+the `onnxscript` package, which natv2 does not depend on, and the legacy path exports these
+static MobileNet-style networks exactly (checked by the parity test on every export).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from natv2.errors import NatError
+from natv2.io.atomic import atomic_write_with
+
+INPUT_NAME = "input"
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What every exporter needs: the module in eval mode, its input shape, output names, metadata."""
+
+    module: nn.Module
+    resolution: int
+    output_names: tuple[str, ...]
+    metadata: dict[str, Any]
+    opset: int = 17
+
+    def example(self, batch: int, seed: int = 0) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed + batch)
+        return torch.randn(batch, 3, self.resolution, self.resolution, generator=gen)
+
+
+def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
+    if isinstance(out, torch.Tensor):
+        return (out,)
+    return tuple(out)
+
+
+@torch.no_grad()
+def reference_outputs(module: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+    module.eval()
+    return tuple(t.detach().float().cpu().numpy() for t in _as_tuple(module(x)))
+
+
+def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
+    if len(a) != len(b):
+        raise NatError(f"the exported model gives {len(b)} outputs, the PyTorch model {len(a)}",
+                       "report this as a natv2 bug")
+    worst = 0.0
+    for x, y in zip(a, b):
+        if x.shape != y.shape:
+            raise NatError(f"exported output shape {y.shape} differs from PyTorch's {x.shape}",
+                           "report this as a natv2 bug")
+        worst = max(worst, float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))) if x.size else 0.0)
+    return worst
+
+
+class Exporter(Protocol):
+    suffix: str
+
+    def write(self, spec: ExportSpec, path: Path) -> Path: ...
+
+    def run(self, path: Path, x: torch.Tensor) -> tuple[np.ndarray, ...]: ...
+
+
+class TorchScriptExporter:
+    """torch.jit.trace of the eval-mode module; metadata travels as the extra file natv2.json."""
+
+    suffix = ".pt"
+
+    def write(self, spec: ExportSpec, path: Path) -> Path:
+        module = spec.module.eval()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            traced = torch.jit.trace(module, spec.example(2), check_trace=False)
+        extra = {"natv2.json": json.dumps(spec.metadata, sort_keys=True)}
+        return atomic_write_with(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files=extra))
+
+    def run(self, path: Path, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+        loaded = torch.jit.load(str(path), map_location="cpu")
+        with torch.no_grad():
+            return tuple(t.float().numpy() for t in _as_tuple(loaded(x)))
+
+
+class OnnxExporter:
+    """torch.onnx.export (dynamic batch axis) checked with onnxruntime; metadata in metadata_props."""
+
+    suffix = ".onnx"
+
+    def write(self, spec: ExportSpec, path: Path) -> Path:
+        import onnx
+
+        module = spec.module.eval()
+        axes = {name: {0: "batch"} for name in (INPUT_NAME, *spec.output_names)}
+
+        def write(tmp: str) -> None:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(module, (spec.example(2),), tmp, dynamo=False, input_names=[INPUT_NAME],
+                                  output_names=list(spec.output_names), dynamic_axes=axes, opset_version=spec.opset,
+                                  do_constant_folding=True)
+            model = onnx.load(tmp)
+            entry = model.metadata_props.add()
+            entry.key, entry.value = "natv2", json.dumps(spec.metadata, sort_keys=True)
+            onnx.checker.check_model(model)
+            onnx.save(model, tmp)
+
+        return atomic_write_with(path, write)
+
+    def run(self, path: Path, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return tuple(session.run(None, {INPUT_NAME: x.numpy()}))
+
+
+EXPORTERS: dict[str, Exporter] = {"torchscript": TorchScriptExporter(), "onnx": OnnxExporter()}
+
+
+def parity_check(exporter: Exporter, spec: ExportSpec, path: Path, batches: Sequence[int]) -> dict[str, float]:
+    """Max abs output difference, file vs PyTorch, per batch size (as strings, for JSON)."""
+    out: dict[str, float] = {}
+    for b in batches:
+        x = spec.example(b, seed=1)
+        out[str(b)] = max_abs_diff(reference_outputs(spec.module, x), exporter.run(path, x))
+    return out
