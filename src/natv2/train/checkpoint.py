@@ -1,0 +1,127 @@
+"""Training checkpoints without pickle: weights and optimiser tensors in safetensors, the rest JSON.
+
+Layout of a checkpoint folder:
+    state.json                          the commit point: which files form the latest checkpoint
+    model-<tag>.safetensors             supernet parameters and buffers
+    optim-<tag>.safetensors             optimiser state tensors (momentum buffers), keyed by index
+    phases/<phase>/best.safetensors     best weights of the phase (+ best.json: metric, epoch)
+    phases/<phase>/teacher.safetensors  the teacher the phase distils from
+Files of a checkpoint are written first; `state.json` is replaced atomically last, so a crash at
+any moment leaves the previous checkpoint intact and referenced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from natv2.errors import CheckpointError
+from natv2.io import atomic_write_json, read_json
+from natv2.io.atomic import atomic_write_with
+
+
+def _cpu_tensors(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
+
+
+def save_weights(path: str | Path, module_or_sd: nn.Module | Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> Path:
+    sd = module_or_sd.state_dict() if isinstance(module_or_sd, nn.Module) else module_or_sd
+    tensors = _cpu_tensors(sd)
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    return atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def load_weights(path: str | Path, module: nn.Module, strict: bool = True) -> None:
+    """Load a safetensors state dict into `module` (any device, any memory format)."""
+    try:
+        sd = load_file(str(path))
+    except Exception as exc:  # safetensors raises several types for bad files
+        raise CheckpointError(f"cannot read weights from {path}: {exc}", "check the path; re-run training if it is corrupt") from exc
+    try:
+        module.load_state_dict(sd, strict=strict)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"weights in {path} do not fit the model: {str(exc).splitlines()[0]}",
+            "use a checkpoint of the same supernet, width and class count",
+        ) from exc
+
+
+def optimizer_to_files(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser state dict into tensors (safetensors) and JSON-able values."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return _cpu_tensors(tensors), {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_files(opt: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    for idx, values in meta.get("scalars", {}).items():
+        state.setdefault(int(idx), {}).update(values)
+    try:
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"optimiser state does not fit the model: {exc}", "resume with the same config") from exc
+
+
+class CheckpointStore:
+    """Reads and writes the checkpoint folder of one training run (only rank 0 writes)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.json"
+
+    def phase_dir(self, phase: str) -> Path:
+        return self.root / "phases" / phase
+
+    def exists(self) -> bool:
+        return self.state_path.exists()
+
+    def read_state(self) -> dict[str, Any]:
+        try:
+            return read_json(self.state_path)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"cannot read {self.state_path}: {exc}", "start a new run directory") from exc
+
+    def save(self, tag: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]) -> None:
+        """Write the tagged weight/optimiser files, then point state.json at them; drop older files."""
+        old = self.read_state() if self.exists() else {}
+        model_file = f"model-{tag}.safetensors"
+        save_weights(self.root / model_file, model)
+        state = dict(state, model_file=model_file, optim_file=None, optim_meta=None)
+        if optimizer is not None:
+            tensors, meta = optimizer_to_files(optimizer)
+            optim_file = f"optim-{tag}.safetensors"
+            atomic_write_with(self.root / optim_file, lambda tmp: save_file(tensors, tmp))
+            state.update(optim_file=optim_file, optim_meta=meta)
+        atomic_write_json(self.state_path, state)
+        for key in ("model_file", "optim_file"):
+            name = old.get(key)
+            if name and name != state.get(key):
+                (self.root / name).unlink(missing_ok=True)
+
+    def load_model(self, state: Mapping[str, Any], model: nn.Module) -> None:
+        load_weights(self.root / state["model_file"], model)
+
+    def load_optimizer(self, state: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> None:
+        if not state.get("optim_file"):
+            raise CheckpointError("the checkpoint holds no optimiser state for this phase", "start the phase again")
+        tensors = load_file(str(self.root / state["optim_file"]))
+        optimizer_from_files(optimizer, tensors, state["optim_meta"])

@@ -1,0 +1,134 @@
+"""The `train` section of a natv2 config: which supernet, which recipe, losses, optimiser, runtime.
+
+A plain dataclass (no torch import) so the config layer can load, validate and print it cheaply.
+Batch sizes and BN-calibration subsets live in the `data` section; seed, threads, device and
+progress bars in the `run` section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from natv2.config import FieldError
+
+ASCENDING_EXIT_WEIGHTS = (0.06, 0.13, 0.20, 0.27, 0.34)
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass(frozen=True)
+class PhaseOverride:
+    """Exact values for one phase (`train.phase_overrides.<phase>.<key>`); null keeps the recipe's."""
+
+    epochs: int | None = None
+    warmup_epochs: int | None = None
+    base_lr: float | None = None
+    subnets_per_step: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "warmup_epochs"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                raise FieldError(name, v, "an integer >= 0 (0 epochs and 0 warm-up drops the phase)")
+        if self.base_lr is not None and self.base_lr <= 0:
+            raise FieldError("base_lr", self.base_lr, "a float > 0")
+        if self.subnets_per_step is not None and self.subnets_per_step < 1:
+            raise FieldError("subnets_per_step", self.subnets_per_step, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Supernet training: the full network, then (extended) progressive shrinking (spec §1.5, §2.5)."""
+
+    supernet: str = field(default="ofav2_ee_d", metadata=_help("registered supernet (natv2.supernets)"))
+    width_mult: float = field(default=1.0, metadata=_help("width multiplier of the supernet"))
+    space: dict[str, Any] = field(default_factory=dict, metadata=_help(
+        "search-space overrides for the supernet, e.g. {r: [24, 28, 32]}"))
+    init_from: str | None = field(default=None, metadata=_help(
+        "null (scratch), an OFA checkpoint (.pth/.pth.tar) or a natv2 supernet .safetensors"))
+    recipe: Literal["auto", "eps", "ps"] = field(default="auto", metadata=_help(
+        "phase table: auto = eps (OFAv2 extended progressive shrinking) for ofav2_*, ps (OFA) for ofa_*"))
+    epochs_scale: float = field(default=1.0, metadata=_help(
+        "multiplies every phase's epochs and warm-up (paper epochs at 1.0)"))
+    phase_overrides: dict[str, PhaseOverride] = field(default_factory=dict, metadata=_help(
+        "per phase: {epochs, warmup_epochs, base_lr, subnets_per_step}"))
+    only_phases: tuple[str, ...] = field(default=(), metadata=_help(
+        "run just these phases (empty: all); their spaces keep what earlier phases opened"))
+    steps_per_epoch: int | None = field(default=None, metadata=_help(
+        "cap on optimiser steps per epoch; null: the whole training split"))
+    lr_scaling: Literal["linear", "none"] = field(default="linear", metadata=_help(
+        "linear: lr = base_lr * global batch / lr_reference_batch (OFA's per-GPU rule)"))
+    lr_reference_batch: int = field(default=64, metadata=_help("batch size the recipe's base_lr refers to"))
+    warmup_start_factor: float = field(default=0.0, metadata=_help("warm-up starts at this fraction of the lr"))
+    label_smoothing: float = field(default=0.1, metadata=_help("label smoothing of the CE loss"))
+    kd_ratio: float = field(default=1.0, metadata=_help("weight of the soft-CE distillation term (0: no KD)"))
+    kd_normalise: bool = field(default=False, metadata=_help(
+        "scale (CE + kd*KD) by 2/(kd+1), as NAT's adaptation step does"))
+    teacher: Literal["auto", "fixed", "progressive", "none"] = field(default="auto", metadata=_help(
+        "auto: progressive (OFAv2 'pet') for ofav2_*, fixed full net for ofa_*"))
+    teacher_bn: Literal["train", "eval"] = field(default="train", metadata=_help(
+        "teacher BN: train = batch statistics (OFA's code), eval = running statistics"))
+    exit_loss_weights: tuple[float, ...] = field(default=ASCENDING_EXIT_WEIGHTS, metadata=_help(
+        "AEP alpha per exit (exit 1 first) for the all-exit maximal network"))
+    exit_ensemble_weights: tuple[float, ...] = field(default=ASCENDING_EXIT_WEIGHTS, metadata=_help(
+        "beta per exit (exit 1 first): the ENS-KD teacher label is softmax(sum beta_i z_i)"))
+    dropout: float = field(default=0.1, metadata=_help("classifier dropout (the recipe sets 0.2 for EPS 'full')"))
+    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
+    nesterov: bool = field(default=True, metadata=_help("Nesterov momentum"))
+    weight_decay: float = field(default=3e-5, metadata=_help("weight decay"))
+    no_decay_bn_bias: bool = field(default=True, metadata=_help("no weight decay on BN parameters and biases"))
+    grad_clip: float | None = field(default=None, metadata=_help("max global gradient norm; null: no clipping"))
+    val_random: int = field(default=2, metadata=_help("seeded random subnets in the validation grid"))
+    val_per_dim: bool = field(default=True, metadata=_help(
+        "validation grid also holds the max net with each open dimension at its minimum"))
+    val_resolutions: Literal["minmax", "max", "all"] = field(default="minmax", metadata=_help(
+        "resolutions of the validation grid"))
+    val_max_batches: int | None = field(default=None, metadata=_help(
+        "cap on validation batches per subnet; null: the whole validation split"))
+    channels_last: bool = field(default=True, metadata=_help("NHWC memory format (faster on CPU and GPU)"))
+    amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=_help(
+        "auto: bf16 autocast on CUDA, off on CPU"))
+    checkpoint_every: int = field(default=1, metadata=_help("epochs between checkpoints (last epoch always)"))
+
+    def __post_init__(self) -> None:
+        if self.epochs_scale <= 0:
+            raise FieldError("epochs_scale", self.epochs_scale, "a float > 0 (e.g. 0.05 for a short run)")
+        if self.width_mult <= 0:
+            raise FieldError("width_mult", self.width_mult, "a float > 0 (1.0 or 1.2)")
+        for name in ("exit_loss_weights", "exit_ensemble_weights"):
+            w = getattr(self, name)
+            if not w or any(v < 0 for v in w) or sum(w) <= 0:
+                raise FieldError(name, list(w), "non-negative weights, not all zero, exit 1 first")
+        if self.kd_ratio < 0:
+            raise FieldError("kd_ratio", self.kd_ratio, "a float >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise FieldError("label_smoothing", self.label_smoothing, "a float in [0, 1)")
+        if not 0 <= self.dropout < 1:
+            raise FieldError("dropout", self.dropout, "a float in [0, 1)")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise FieldError("grad_clip", self.grad_clip, "a float > 0, or null")
+        for name in ("steps_per_epoch", "val_max_batches"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise FieldError(name, v, "an integer >= 1, or null")
+        if self.val_random < 0:
+            raise FieldError("val_random", self.val_random, "an integer >= 0")
+        if self.lr_reference_batch < 1:
+            raise FieldError("lr_reference_batch", self.lr_reference_batch, "an integer >= 1")
+        if not 0 <= self.warmup_start_factor <= 1:
+            raise FieldError("warmup_start_factor", self.warmup_start_factor, "a float in [0, 1]")
+        if self.checkpoint_every < 1:
+            raise FieldError("checkpoint_every", self.checkpoint_every, "an integer >= 1")
+
+    @property
+    def is_ofa(self) -> bool:
+        return self.supernet.startswith("ofa_")
+
+    def resolved_recipe(self) -> str:
+        return self.recipe if self.recipe != "auto" else ("ps" if self.is_ofa else "eps")
+
+    def resolved_teacher(self) -> str:
+        return self.teacher if self.teacher != "auto" else ("fixed" if self.is_ofa else "progressive")

@@ -1,0 +1,87 @@
+"""Per-epoch training metrics: a JSONL log that survives resume, and a plot of validation accuracy
+per phase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from natv2.io import atomic_write_text
+from natv2.io.atomic import atomic_write_with
+
+
+class MetricsLog:
+    """Append-only JSON lines, one per epoch; `truncate_after` drops lines a resumed run will redo."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=False) + "\n")
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break  # a torn last line from a crash
+        return out
+
+    def truncate_after(self, phase_index: int, epoch: int) -> None:
+        """Keep records up to and including (phase_index, epoch); rewrite atomically."""
+        keep = [r for r in self.read() if (r["phase_index"], r["epoch"]) <= (phase_index, epoch)]
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+
+
+def plot_validation(records: Iterable[dict[str, Any]], path: str | Path, title: str = "") -> Path | None:
+    """Validation accuracy (mean, max-net and min-net of the grid) per epoch, one colour band per phase."""
+    records = [r for r in records if r.get("val")]
+    if not records:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    xs = list(range(1, len(records) + 1))
+    series = {
+        "grid mean": [r["val_mean"] for r in records],
+        "max net": [_first(r["val"], "max@") for r in records],
+        "min net": [_first(r["val"], "min@") for r in records],
+    }
+    for label, ys in series.items():
+        pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=label)
+    start = 0
+    cmap = plt.get_cmap("tab20")
+    for i in range(1, len(records) + 1):
+        if i == len(records) or records[i]["phase"] != records[start]["phase"]:
+            ax.axvspan(start + 0.5, i + 0.5, color=cmap(records[start]["phase_index"] % 20), alpha=0.15)
+            ax.text((start + i + 1) / 2, ax.get_ylim()[0], records[start]["phase"], ha="center", va="bottom",
+                    fontsize=7, rotation=90)
+            start = i
+    ax.set_xlabel("epoch (all phases)")
+    ax.set_ylabel("validation top-1 (%)")
+    ax.set_title(title or "supernet training: validation accuracy per phase")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    atomic_write_with(out, lambda tmp: fig.savefig(tmp, format=out.suffix.lstrip(".") or "png", dpi=110))
+    plt.close(fig)
+    return out
+
+
+def _first(val: dict[str, float], prefix: str) -> float | None:
+    """The accuracy of the first grid entry whose label starts with `prefix` (largest resolution last)."""
+    hits = [v for k, v in val.items() if k.startswith(prefix)]
+    return hits[-1] if hits else None

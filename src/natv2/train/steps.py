@@ -1,0 +1,191 @@
+"""One training epoch of a supernet: the inner loop shared by progressive shrinking (every phase)
+and by NAT's supernet adaptation (spec §3.8), which only swaps the subnet sampler.
+
+Per optimiser step: take a batch (resolution chosen by the data loader), get the teacher's soft
+labels once, then for each of `subnets_per_step` sampled subnets forward + backward (gradients
+accumulate), average gradients over ranks, clip, step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from natv2.errors import NatError
+from natv2.space import SearchSpace, SubnetConfig
+from natv2.train.dist import DistContext, average_gradients
+from natv2.train.losses import aep_loss, distillation_loss
+from natv2.train.optim import WarmupCosine, set_lr
+from natv2.train.teacher import Teacher
+
+
+class TrainingDivergedError(NatError):
+    """The loss became NaN or infinite; the phase stops and the last good checkpoint is kept."""
+
+    exit_code = 3
+
+
+class SubnetSampler(Protocol):
+    def sample(self, rng: np.random.Generator) -> SubnetConfig: ...
+
+
+@dataclass(frozen=True)
+class SpaceSampler:
+    """Uniform sampling over a (narrowed) search space: OFA's `sample_active_subnet`."""
+
+    space: SearchSpace
+
+    def sample(self, rng: np.random.Generator) -> SubnetConfig:
+        return self.space.sample(rng)
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, stable across processes and Python versions."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass
+class LossSpec:
+    """How a student's output becomes a loss."""
+
+    label_smoothing: float = 0.1
+    kd_ratio: float = 1.0
+    kd_normalise: bool = False
+    exit_loss_weights: Sequence[float] = (1.0,)
+    all_exits: tuple[int, ...] | None = None  # set: train every exit at once with the AEP loss
+
+    def __call__(self, out: Tensor | Sequence[Tensor], y: Tensor, soft: Tensor | None) -> Tensor:
+        if self.all_exits is not None:
+            return aep_loss(out, y, self.exit_loss_weights, self.label_smoothing)
+        return distillation_loss(out, y, soft, smoothing=self.label_smoothing, kd_ratio=self.kd_ratio,
+                                 normalise=self.kd_normalise)
+
+
+@dataclass
+class StepTimes:
+    """Seconds spent per part of the step (for bench/train.py and the throughput figure)."""
+
+    data: float = 0.0
+    sampling: float = 0.0
+    teacher: float = 0.0
+    forward_backward: float = 0.0
+    optimizer: float = 0.0
+    images: int = 0
+    steps: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.data + self.sampling + self.teacher + self.forward_backward + self.optimizer
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in ("data", "sampling", "teacher", "forward_backward", "optimizer", "images", "steps")}
+
+
+@dataclass
+class EpochContext:
+    """Everything `run_epoch` needs besides the batches."""
+
+    supernet: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: WarmupCosine
+    sampler: SubnetSampler
+    loss: LossSpec
+    subnets_per_step: int
+    dist: DistContext
+    teacher: Teacher | None = None
+    grad_clip: float | None = None
+    channels_last: bool = True
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    seed_parts: tuple[int, ...] = (0,)  # (seed, phase, epoch): sampling seeds derive from these
+    phase_name: str = ""
+    epoch: int = 0
+    sync_timing: bool = False  # cuda.synchronize around timed parts (benchmarks only)
+    params: list[nn.Parameter] = field(default_factory=list)
+
+
+def _now(sync: bool, device: torch.device) -> float:
+    if sync and device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_steps: int, first_step: int,
+              on_step: Callable[[int, float, int], None] | None = None, times: StepTimes | None = None) -> float:
+    """Train one epoch of `n_steps` optimiser steps; returns the mean (rank-averaged) loss.
+
+    `first_step` is the phase-global index of the epoch's first step (for the lr schedule).
+    `on_step(step_in_epoch, loss, images)` is called after each step (progress bars).
+    """
+    net, device = ec.supernet, ec.dist.device
+    params = ec.params or [p for p in net.parameters() if p.requires_grad]
+    times = times if times is not None else StepTimes()
+    sync = ec.sync_timing
+    net.train()
+    loss_total = 0.0
+    it = iter(batches)
+    for i in range(n_steps):
+        step = first_step + i
+        t0 = _now(sync, device)
+        try:
+            x, y = next(it)
+        except StopIteration:
+            raise RuntimeError(f"the data loader gave {i} batches; the epoch needs {n_steps}") from None
+        x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+        if ec.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        t1 = _now(sync, device)
+        times.data += t1 - t0
+
+        set_lr(ec.optimizer, ec.schedule(step))
+        soft = None
+        if ec.teacher is not None and ec.loss.all_exits is None and ec.loss.kd_ratio > 0:
+            with ec.autocast():
+                soft = ec.teacher.soft_labels(x)
+        t2 = _now(sync, device)
+        times.teacher += t2 - t1
+
+        ec.optimizer.zero_grad(set_to_none=True)
+        step_loss = torch.zeros((), device=device)
+        for j in range(ec.subnets_per_step):
+            ts = time.perf_counter()
+            cfg = ec.sampler.sample(np.random.default_rng([*ec.seed_parts, step, j]))
+            net.set_active_subnet(cfg)
+            times.sampling += time.perf_counter() - ts
+            with ec.autocast():
+                out = net(x, exits=list(ec.loss.all_exits)) if ec.loss.all_exits is not None else net(x)
+            loss = ec.loss(out, y, soft)
+            loss.backward()
+            step_loss += loss.detach().float()
+        t3 = _now(sync, device)
+        times.forward_backward += t3 - t2
+
+        stats = torch.stack([step_loss / ec.subnets_per_step,
+                             (~torch.isfinite(step_loss)).float()])
+        stats = average_gradients(params, ec.dist, stats)
+        mean_loss, nonfinite = float(stats[0]), float(stats[1]) > 0
+        if nonfinite or not math.isfinite(mean_loss):
+            raise TrainingDivergedError(
+                f"the training loss became {mean_loss} in phase '{ec.phase_name}', epoch {ec.epoch + 1}, "
+                f"step {i + 1} (lr {ec.schedule(step):.3g}); the phase stopped and the last good checkpoint is kept",
+                "lower the phase's learning rate (train.phase_overrides.<phase>.base_lr), set train.grad_clip "
+                "(e.g. 5), then rerun with --resume",
+            )
+        if ec.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, ec.grad_clip)
+        ec.optimizer.step()
+        t4 = _now(sync, device)
+        times.optimizer += t4 - t3
+        times.images += int(x.shape[0]) * ec.dist.world_size
+        times.steps += 1
+        loss_total += mean_loss
+        if on_step is not None:
+            on_step(i, mean_loss, int(x.shape[0]) * ec.dist.world_size)
+    return loss_total / max(1, n_steps)

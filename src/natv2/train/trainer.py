@@ -1,0 +1,306 @@
+"""`SupernetTrainer`: the full network, then the (extended) progressive-shrinking phases, with
+per-epoch checkpoints, exact resume, validation on a fixed grid, metrics and a plot.
+
+The trainer receives a built supernet and a `TrainingData`; it owns the phase loop, teachers,
+optimiser and files, and nothing about argument parsing or datasets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from natv2.errors import CheckpointError
+from natv2.io import atomic_write_json, read_json
+from natv2.train.checkpoint import CheckpointStore, load_weights, save_weights
+from natv2.train.config import TrainConfig
+from natv2.train.data import TrainingData
+from natv2.train.dist import DistContext, all_gather_objects, broadcast_model
+from natv2.train.metrics import MetricsLog, plot_validation
+from natv2.train.optim import WarmupCosine, make_sgd
+from natv2.train.progress import Progress
+from natv2.train.recipes import Phase, build_phases
+from natv2.train.steps import EpochContext, LossSpec, SpaceSampler, StepTimes, derive_seed, run_epoch
+from natv2.train.teacher import TEACHER_POLICIES, Teacher, extract_max_teacher
+from natv2.train.validate import accuracy, calibrated_subnet, validation_grid
+
+STATE_VERSION = 1
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def set_dropout(model: nn.Module, p: float) -> None:
+    """Set the dropout rate of every dropout module (and of supernets that keep a `dropout_rate`)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.p = p
+        if hasattr(m, "dropout_rate") and isinstance(getattr(m, "dropout_rate"), float):
+            m.dropout_rate = p
+
+
+def make_autocast(amp: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
+    use = amp == "bf16" or (amp == "auto" and device.type == "cuda")
+    if not use:
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    best_metric: float | None
+    best_epoch: int | None
+    last_val: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    phases: list[PhaseResult]
+    weights_path: Path
+
+
+class SupernetTrainer:
+    """Runs the phases of `cfg` on `supernet` with `data`; files go to `out_dir` (rank 0 writes)."""
+
+    def __init__(self, cfg: TrainConfig, supernet: nn.Module, data: TrainingData, out_dir: str | Path, *,
+                 seed: int = 0, dist: DistContext | None = None, progress: bool = True,
+                 recalibrate: Callable[..., nn.Module] | None = None, events: EventSink | None = None,
+                 phases: Sequence[Phase] | None = None, supernet_meta: dict[str, Any] | None = None) -> None:
+        self.cfg = cfg
+        self.dist = dist or DistContext()
+        self.device = self.dist.device
+        self.supernet = supernet.to(self.device)
+        if cfg.channels_last:
+            self.supernet = self.supernet.to(memory_format=torch.channels_last)
+        self.data = data
+        self.out_dir = Path(out_dir)
+        self.store = CheckpointStore(self.out_dir / "checkpoints")
+        self.metrics = MetricsLog(self.out_dir / "metrics.jsonl")
+        self.seed = seed
+        self.show_progress = progress and self.dist.is_main
+        self.recalibrate = recalibrate or _default_recalibrate
+        self.events = events or (lambda kind, payload: None)
+        self.space = supernet.space
+        self.has_exits = self.space.nd is not None
+        self.phases = list(phases) if phases is not None else build_phases(
+            self.space, cfg.resolved_recipe(), epochs_scale=cfg.epochs_scale,
+            overrides=cfg.phase_overrides, default_dropout=cfg.dropout, only=cfg.only_phases or None)
+        self.policy = TEACHER_POLICIES[cfg.resolved_teacher()]()
+        self.autocast = make_autocast(cfg.amp, self.device)
+        self.supernet_meta = dict(supernet_meta or {})
+        self.times = StepTimes()
+
+    # ------------------------------------------------------------------ public
+    def run(self, resume: bool = False) -> TrainResult:
+        start_phase, start_epoch, state = 0, 0, None
+        if resume and self.store.exists():
+            state = self.store.read_state()
+            self._check_state(state)
+            start_phase, start_epoch = state["phase_index"], state["epochs_done"]
+            if state["phase_complete"]:
+                start_phase, start_epoch = start_phase + 1, 0
+            self.store.load_model(state, self.supernet)
+            if self.dist.is_main:
+                self.metrics.truncate_after(state["phase_index"], state["epochs_done"] - 1)
+            self.events("train_resume", {"phase": state["phase"], "epochs_done": state["epochs_done"]})
+        elif self.store.exists():
+            raise CheckpointError(f"{self.store.root} already holds a training checkpoint",
+                                  "pass --resume to continue it, or use a new run directory")
+        broadcast_model(self.supernet, self.dist)
+        best: dict[str, dict[str, Any]] = dict(state["best"]) if state else {}
+        results: list[PhaseResult] = []
+        for phase in self.phases:
+            if phase.index < start_phase:
+                b = best.get(phase.name, {})
+                results.append(PhaseResult(phase.name, b.get("metric"), b.get("epoch")))
+                continue
+            resume_state = state if (phase.index == start_phase and start_epoch > 0) else None
+            results.append(self._run_phase(phase, start_epoch if resume_state else 0, resume_state, best))
+        weights = self._write_final(results)
+        return TrainResult(results, weights)
+
+    # ------------------------------------------------------------------ phases
+    def _run_phase(self, phase: Phase, start_epoch: int, state: dict | None, best: dict[str, dict]) -> PhaseResult:
+        cfg, net = self.cfg, self.supernet
+        set_dropout(net, phase.dropout)
+        teacher = None
+        if phase.kind == "elastic" and self.policy.enabled and cfg.kd_ratio > 0:
+            teacher = self._phase_teacher(phase, resumed=state is not None)
+        if phase.kind == "elastic" and phase.sort_channels is not None and state is None:
+            net.sort_channels(phase.sort_channels)
+        optimizer = make_sgd(net, 0.0, cfg.momentum, cfg.nesterov, cfg.weight_decay, cfg.no_decay_bn_bias)
+        if state is not None:
+            self.store.load_optimizer(state, optimizer)
+        steps = self.data.steps_per_epoch(self.dist.world_size)
+        if cfg.steps_per_epoch is not None:
+            steps = min(steps, cfg.steps_per_epoch)
+        global_batch = self.data.batch_size * self.dist.world_size
+        peak = phase.base_lr * (global_batch / cfg.lr_reference_batch if cfg.lr_scaling == "linear" else 1.0)
+        schedule = WarmupCosine(peak, phase.warmup_epochs * steps, phase.epochs * steps, cfg.warmup_start_factor)
+        all_exits = tuple(range(1, max(self.space.nd) + 1)) if (phase.kind == "full" and self.has_exits) else None
+        loss = LossSpec(cfg.label_smoothing, cfg.kd_ratio, cfg.kd_normalise, cfg.exit_loss_weights, all_exits)
+        grid = validation_grid(phase.space, n_random=cfg.val_random, per_dim=cfg.val_per_dim,
+                               resolutions=cfg.val_resolutions, seed=derive_seed(self.seed, phase.index))
+        self.events("phase_start", {"phase": phase.name, "epoch": start_epoch, **phase.summary()})
+        record_best = best.setdefault(phase.name, {"metric": None, "epoch": None})
+        last_val: dict[str, float] = {}
+        progress = Progress(self.show_progress, phase.name, phase.total_epochs, steps, start_epoch)
+        try:
+            for epoch in range(start_epoch, phase.total_epochs):
+                torch.manual_seed(derive_seed(self.seed, phase.index, epoch, self.dist.rank, 1))
+                ec = EpochContext(
+                    supernet=net, optimizer=optimizer, schedule=schedule, sampler=SpaceSampler(phase.space),
+                    loss=loss, subnets_per_step=phase.subnets_per_step, dist=self.dist, teacher=teacher,
+                    grad_clip=cfg.grad_clip, channels_last=cfg.channels_last, autocast=self.autocast,
+                    seed_parts=(self.seed, phase.index, epoch), phase_name=phase.name, epoch=epoch)
+                batches = self.data.train_batches(derive_seed(self.seed, phase.index, epoch, 2),
+                                                  self.space.r, self.dist.rank, self.dist.world_size)
+                t0 = time.perf_counter()
+                progress.start_epoch(epoch)
+                train_loss = run_epoch(ec, batches, steps, epoch * steps, progress.step, self.times)
+                train_s = time.perf_counter() - t0
+                val = self.validate(grid)
+                last_val = val
+                mean = sum(val.values()) / len(val) if val else None
+                improved = mean is not None and (record_best["metric"] is None or mean > record_best["metric"])
+                if improved:
+                    record_best.update(metric=mean, epoch=epoch)
+                    if self.dist.is_main:
+                        save_weights(self.store.phase_dir(phase.name) / "best.safetensors", net)
+                        atomic_write_json(self.store.phase_dir(phase.name) / "best.json",
+                                          {"phase": phase.name, "epoch": epoch, "val_mean": mean, "val": val})
+                record = {"phase": phase.name, "phase_index": phase.index, "epoch": epoch,
+                          "lr": schedule((epoch + 1) * steps - 1), "train_loss": train_loss,
+                          "images_per_s": steps * self.data.batch_size * self.dist.world_size / max(train_s, 1e-9),
+                          "train_s": train_s, "val_mean": mean, "val": val}
+                progress.end_epoch(train_loss, mean)
+                done = epoch + 1
+                if self.dist.is_main:
+                    self.metrics.append(record)
+                    if done % cfg.checkpoint_every == 0 or done == phase.total_epochs:
+                        self.store.save(f"p{phase.index:02d}e{done:04d}", net, optimizer, {
+                            "version": STATE_VERSION, "phase_index": phase.index, "phase": phase.name,
+                            "epochs_done": done, "phase_complete": done == phase.total_epochs,
+                            "phases": [p.name for p in self.phases], "seed": self.seed, "best": best})
+                self.dist.barrier()
+                self.events("epoch_end", record)
+        finally:
+            progress.close()
+        if self.dist.is_main:
+            plot_validation(self.metrics.read(), self.out_dir / "val_accuracy.png")
+        self.events("phase_end", {"phase": phase.name, "best": record_best})
+        return PhaseResult(phase.name, record_best["metric"], record_best["epoch"], last_val)
+
+    def _phase_teacher(self, phase: Phase, resumed: bool) -> Teacher:
+        """The phase's teacher: rebuilt from files on resume, else chosen by the teacher policy."""
+        path = self.store.phase_dir(phase.name) / "teacher.safetensors"
+        names = [p.name for p in self.phases]
+        if resumed:
+            net = extract_max_teacher(copy.deepcopy(self.supernet), self.has_exits)
+            load_weights(path, net)
+        else:
+            src_net = copy.deepcopy(self.supernet)
+            src = self._teacher_source(phase, names)
+            if isinstance(src, Path):
+                if src.name == "teacher.safetensors":
+                    net = extract_max_teacher(src_net, self.has_exits)
+                    load_weights(src, net)
+                else:
+                    load_weights(src, src_net)
+                    net = extract_max_teacher(src_net, self.has_exits)
+            else:
+                net = extract_max_teacher(src_net, self.has_exits)
+            del src_net
+            if self.policy.recalibrate:
+                calib = [b.to(self.device) for b in self.data.calibration_batches(max(self.space.r))]
+                if self.cfg.channels_last:
+                    net = net.to(memory_format=torch.channels_last)
+                    calib = [b.contiguous(memory_format=torch.channels_last) for b in calib]
+                out = self.recalibrate(net, calib, inplace=True)
+                net = out if out is not None else net
+            if self.dist.is_main:
+                save_weights(path, net)
+            self.dist.barrier()
+        net = net.to(self.device)
+        if self.cfg.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        return Teacher(net, self.cfg.teacher_bn, self.cfg.exit_ensemble_weights)
+
+    def _teacher_source(self, phase: Phase, names: list[str]) -> Path | None:
+        """Weights the teacher is extracted from: a best checkpoint, an earlier teacher, or None (current)."""
+        if self.policy.name == "progressive":
+            if phase.index == 0:
+                return None
+            prev = self.store.phase_dir(names[phase.index - 1]) / "best.safetensors"
+            return prev if prev.exists() else None
+        # fixed: the full network after the `full` phase; without one, the first teacher this run built
+        full = self.store.phase_dir("full") / "best.safetensors"
+        if "full" in names and names.index("full") < phase.index and full.exists():
+            return full
+        for earlier in reversed(names[: phase.index]):
+            t = self.store.phase_dir(earlier) / "teacher.safetensors"
+            if t.exists():
+                return t
+        return None
+
+    # ------------------------------------------------------------------ validation
+    def validate(self, grid: Sequence[Any]) -> dict[str, float]:
+        """Accuracy (%) per grid entry, BN recalibrated per subnet; the grid is split over ranks."""
+        mine = list(grid)[self.dist.rank :: self.dist.world_size]
+        out: dict[str, float] = {}
+        calib_cache: dict[int, Sequence[torch.Tensor]] = {}
+        for entry in mine:
+            r = entry.config.r
+            if r not in calib_cache:
+                calib_cache[r] = self.data.calibration_batches(r)
+            net = calibrated_subnet(self.supernet, entry.config, calib_cache[r], self.device, self.recalibrate,
+                                    self.cfg.channels_last)
+            acc, _ = accuracy(net, self.data.eval_batches(r, "val"), self.device, channels_last=self.cfg.channels_last,
+                              autocast=self.autocast, max_batches=self.cfg.val_max_batches)
+            out[entry.label] = acc
+            del net
+        merged: dict[str, float] = {}
+        for part in all_gather_objects(out, self.dist):
+            merged.update(part)
+        return {e.label: merged[e.label] for e in grid}
+
+    # ------------------------------------------------------------------ files
+    def _check_state(self, state: dict[str, Any]) -> None:
+        names = [p.name for p in self.phases]
+        if state.get("version") != STATE_VERSION or state.get("phases") != names or state.get("seed") != self.seed:
+            raise CheckpointError(
+                f"the checkpoint in {self.store.root} was written by a different training setup "
+                f"(phases {state.get('phases')}, seed {state.get('seed')}; now {names}, seed {self.seed})",
+                "resume with the run's own config (config.yaml of the run directory) or start a new run",
+            )
+
+    def _write_final(self, results: list[PhaseResult]) -> Path:
+        path = self.out_dir / "supernet.safetensors"
+        if self.dist.is_main:
+            self.supernet.set_max_net()
+            save_weights(path, self.supernet, {"format": "natv2-supernet", **{k: str(v) for k, v in self.supernet_meta.items()}})
+            atomic_write_json(self.out_dir / "supernet.json", {
+                **self.supernet_meta,
+                "space": self.space.to_dict(),
+                "phases": [p.summary() for p in self.phases],
+                "best": {r.name: {"val_mean": r.best_metric, "epoch": r.best_epoch} for r in results},
+                "weights": path.name,
+            })
+        self.dist.barrier()
+        return path
+
+
+def _default_recalibrate(model: nn.Module, batches: Sequence[torch.Tensor], inplace: bool = False) -> nn.Module:
+    from natv2.supernets.bn import recalibrate_bn
+
+    return recalibrate_bn(model, batches, inplace=inplace)
+
+
+def read_supernet_meta(out_dir: str | Path) -> dict[str, Any]:
+    return read_json(Path(out_dir) / "supernet.json")

@@ -1,0 +1,103 @@
+"""Validation during training: a fixed grid of subnets per phase, each evaluated with BN recalibrated.
+
+The grid holds the maximal and minimal subnets of the phase's space, optionally the maximal net
+with each open dimension at its minimum, and a few seeded random subnets, at the chosen
+resolutions. It is a pure function of (space, seed), so every epoch and every rank sees the same.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from natv2.space import SearchSpace, SubnetConfig
+from natv2.train.recipes import ELASTIC_DIMS
+
+
+@dataclass(frozen=True)
+class GridEntry:
+    label: str
+    config: SubnetConfig
+
+
+def _resolutions(space: SearchSpace, mode: str | Sequence[int]) -> list[int]:
+    if mode == "max":
+        return [max(space.r)]
+    if mode == "all":
+        return list(space.r)
+    if mode == "minmax":
+        return sorted({min(space.r), max(space.r)})
+    return [int(r) for r in mode]
+
+
+def validation_grid(space: SearchSpace, *, n_random: int, per_dim: bool, resolutions: str | Sequence[int], seed: int) -> list[GridEntry]:
+    """Distinct subnets to validate on: max, min, per-dimension minima, random; each at every resolution."""
+    hi, lo = space.max_config(), space.min_config()
+    archs: list[tuple[str, SubnetConfig]] = [("max", hi)]
+    if lo != hi:
+        archs.append(("min", lo))
+    open_dims = [d for d in ELASTIC_DIMS if getattr(space, d) is not None and len(getattr(space, d)) > 1]
+    if per_dim and len(open_dims) > 1:
+        for dim in open_dims:
+            archs.append((f"min_{dim}", replace(hi, **{dim: getattr(lo, dim)})))
+    rng = np.random.default_rng([seed, 7919])
+    for i in range(n_random):
+        archs.append((f"rand{i}", space.sample(rng)))
+    out: list[GridEntry] = []
+    seen: set[SubnetConfig] = set()
+    for r in _resolutions(space, resolutions):
+        for label, cfg in archs:
+            cfg = replace(cfg, r=r)
+            if cfg in seen:
+                continue
+            seen.add(cfg)
+            out.append(GridEntry(f"{label}@{r}", cfg))
+    return out
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: torch.device, *,
+             channels_last: bool, autocast: Callable[[], Any], max_batches: int | None = None) -> tuple[float, int]:
+    """Top-1 accuracy (%) of a single-output network over `batches`, and the number of images."""
+    net.eval()
+    correct = 0
+    total = 0
+    for i, (x, y) in enumerate(batches):
+        if max_batches is not None and i >= max_batches:
+            break
+        x = x.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            out = net(x)
+        if isinstance(out, (list, tuple)):
+            out = out[-1]
+        correct += int((out.argmax(1).cpu() == y).sum())
+        total += int(y.numel())
+    return (100.0 * correct / total if total else float("nan")), total
+
+
+def calibrated_subnet(supernet: nn.Module, cfg: SubnetConfig, calib: Sequence[Tensor], device: torch.device,
+                      recalibrate: Callable[..., nn.Module], channels_last: bool) -> nn.Module:
+    """The static subnet `cfg`, extracted from the supernet, with BN statistics recomputed on `calib`."""
+    supernet.set_active_subnet(cfg)
+    net = supernet.extract_subnet()
+    if _shares_storage(net, supernet):
+        net = copy.deepcopy(net)  # recalibration must never touch the supernet's own statistics
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    batches = [b.to(device) for b in calib]
+    if channels_last:
+        batches = [b.contiguous(memory_format=torch.channels_last) for b in batches]
+    out = recalibrate(net, batches, inplace=True)
+    return out if out is not None else net
+
+
+def _shares_storage(a: nn.Module, b: nn.Module) -> bool:
+    ptrs = {t.untyped_storage().data_ptr() for t in list(b.parameters()) + list(b.buffers())}
+    return any(t.untyped_storage().data_ptr() in ptrs for t in list(a.parameters()) + list(a.buffers()))
