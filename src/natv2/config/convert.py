@@ -148,6 +148,9 @@ class Converter:
                 first = next(iter(init_fields(tp)), "key")
                 sub_tp = type_hints(tp).get(first, Any)
                 fix = f"set its keys one by one, e.g. --set {key}.{first}={_example(sub_tp)}"
+            elif key.endswith("]"):  # a list item: --set cannot address it alone
+                base, _, index = key.rpartition("[")
+                fix = f"make item {index[:-1]} of '{base}' {expected}"
             else:
                 fix = f"set '{key}' to {expected}, e.g. --set {key}={_example(tp)}"
         return ConfigError(problem, fix)

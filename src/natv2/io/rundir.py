@@ -23,7 +23,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 from natv2.config import Change, ConfigError, diff, load_config, to_plain, to_yaml, volatile_keys
 from natv2.errors import RunDirError
@@ -175,13 +175,13 @@ class RunDir:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise RunDirError(f"cannot create run directory '{root}': {err}", "choose a writable --run-dir") from None
+        resumed = (root / CONFIG_FILE).exists() or (root / EVENTS_FILE).exists()
         lock = FileLock(root / LOCK_FILE, what=f"run directory '{root}'").acquire()
         run = cls(root, writable=True, lock=lock)
         try:
             dropped = run.events.repair()
             if dropped:
                 run.log_event(RUN_STAGE, "events_repaired", dropped_bytes=dropped)
-            resumed = run.config_path.exists()
             if config is not None:
                 run._reconcile_config(config, force)
             run.log_event(RUN_STAGE, "resumed" if resumed else "created", pid=os.getpid())
@@ -323,5 +323,3 @@ class RunDir:
     def is_done(self, stage: str) -> bool:
         return bool(self.events.read(stage, "done"))
 
-    def iter_events(self) -> Iterator[Event]:
-        yield from self.events.read()
