@@ -51,8 +51,12 @@ class FileLock:
         if fcntl is None:  # pragma: no cover
             raise RunDirError("file locking (fcntl) is not available on this platform",
                               "run natv2 on Linux or macOS")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise RunDirError(f"cannot create the lock file of {self.what} ({self.path}): {err}",
+                              "choose a folder you can write to") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:

@@ -15,11 +15,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _list(ctx: CliContext) -> list:
-    import natv2.data as data
+    from natv2.data import list_datasets
 
-    list_datasets = getattr(data, "list_datasets", None)
-    if list_datasets is None:  # natv2.data does not re-export it (yet)
-        from natv2.data.discovery import list_datasets
     return list(list_datasets(ctx.config().data))
 
 
