@@ -179,10 +179,12 @@ class TwoStepFinetuner:
         model, inherited = self.retrain(build, data, e_star)
         t2 = time.perf_counter()
         # Test split: only now, after every training decision has been made.
-        after = {"test": self._eval(model, data, "test").to_dict()}
         before = {"val": start_val.to_dict()}
-        if self.cfg.evaluate_before:
-            before["test"] = self._eval(inherited, data, "test").to_dict()
+        after: dict[str, dict] = {}
+        if getattr(data, "has_test", True):
+            after["test"] = self._eval(model, data, "test").to_dict()
+            if self.cfg.evaluate_before:
+                before["test"] = self._eval(inherited, data, "test").to_dict()
         t3 = time.perf_counter()
         return TwoStepResult(
             e_star=e_star,
