@@ -1,0 +1,104 @@
+"""Fetching official dataset files with checksum verification, and extracting archives safely.
+
+Archives are never extracted wholesale: only members with plain relative names are written
+(no absolute paths, no '..', no links), so a hostile archive cannot write outside its folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from natv2.errors import DataError
+
+log = logging.getLogger("natv2.data")
+
+
+def md5_of(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_md5(path: Path, expected: str) -> None:
+    got = md5_of(path)
+    if got != expected:
+        raise DataError(
+            f"checksum mismatch for {path}: md5 {got}, expected {expected} (the file is damaged, "
+            "incomplete or not the official one)",
+            fix=f"delete {path} and download again (data.download=true), or point data.download_url "
+            "at a mirror that serves the official file.",
+        )
+
+
+def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
+    """Download `url` to `dest` (via a temp file, renamed only once the checksum matches).
+    An existing `dest` with the right checksum is kept."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and md5 and md5_of(dest) == md5:
+        return dest
+    log.info("downloading %s -> %s", url, dest)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            shutil.copyfileobj(resp, out, length=1 << 20)
+        if md5:
+            verify_md5(Path(tmp), md5)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise DataError(
+            f"could not download {url}: {exc}",
+            fix="check the network (or data.download_url), or download the files yourself and set "
+            "data.root to their folder.",
+        ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def _safe_member(name: str) -> PurePosixPath | None:
+    p = PurePosixPath(name)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        return None
+    return p
+
+
+def extract(archive: Path, dest: Path) -> None:
+    """Extract regular files of a .tar(.gz) or .zip into `dest`, refusing unsafe names."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                rel = _safe_member(info.filename)
+                if rel is None or info.is_dir():
+                    continue
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, length=1 << 20)
+        return
+    try:
+        with tarfile.open(archive) as tf:
+            for member in tf:
+                rel = _safe_member(member.name)
+                if rel is None or not member.isfile():
+                    continue
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                src = tf.extractfile(member)
+                assert src is not None
+                with src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out, length=1 << 20)
+    except tarfile.TarError as exc:
+        raise DataError(f"cannot extract {archive}: {exc}", fix=f"delete {archive} and download it again.") from None

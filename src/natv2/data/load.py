@@ -1,0 +1,96 @@
+"""`load_dataset`: locate the source, decode it once into the cache, split it, compute stats."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+
+from natv2.data.cache import DecodeCache, cache_root, content_key
+from natv2.data.config import DataConfig
+from natv2.data.raw import RawDataset, RawSplit
+from natv2.data.registry import get_source_class
+from natv2.data.splits import DatasetSplits, ImageSplit, channel_stats, resolve_count, stratified_holdout
+from natv2.errors import DataError
+
+log = logging.getLogger("natv2.data")
+
+# train_subset draws from a stream separate from the validation hold-out's.
+_SUBSET_STREAM = 1
+
+
+def load_raw(cfg: DataConfig) -> tuple[RawDataset, str]:
+    """The decoded dataset and its cache folder: from the cache when the source's content key
+    matches an entry, else decoded now and stored."""
+    source = get_source_class(cfg.name)(cfg)
+    root = source.locate()
+    plan = source.plan(root)
+    key = content_key(plan.key_material)
+    cache = DecodeCache(cache_root(cfg.cache_dir))
+    raw = cache.load(cfg.name, key)
+    if raw is None:
+        t0 = time.perf_counter()
+        log.info("decoding %s from %s (first use; cached afterwards)", cfg.name, plan.location)
+        raw = plan.decode()
+        folder = cache.save(cfg.name, key, raw)
+        log.info("decoded %s in %.1f s -> %s", cfg.name, time.perf_counter() - t0, folder)
+    if raw.skipped:
+        if not cfg.skip_bad_images:
+            raise DataError(
+                f"{len(raw.skipped)} unreadable image(s) were skipped when this dataset was cached "
+                f"(first: {raw.skipped[0]})",
+                fix="fix or delete those files (the cache then refreshes), or set data.skip_bad_images=true.",
+            )
+        log.warning("%s: skipped %d unreadable image(s), e.g. %s", cfg.name, len(raw.skipped), raw.skipped[0])
+    return raw, str(cache.entry_dir(cfg.name, key))
+
+
+def _to_split(raw: RawSplit) -> ImageSplit:
+    images = torch.from_numpy(raw.images)
+    if images.shape[1] == 1:  # greyscale sources: a 3-channel view, no copy until indexed
+        images = images.expand(-1, 3, -1, -1)
+    return ImageSplit(images, torch.from_numpy(raw.labels))
+
+
+def _empty_like(split: ImageSplit) -> ImageSplit:
+    return ImageSplit(split.images[:0], split.labels[:0])
+
+
+def split_dataset(raw: RawDataset, cfg: DataConfig, cache_path: str = "") -> DatasetSplits:
+    """Apply the validation hold-out and train_subset of `cfg` to a decoded dataset."""
+    full = _to_split(raw.splits["train"])
+    if "val" in raw.splits:  # the source ships its own validation split
+        train, val = full, _to_split(raw.splits["val"])
+    else:
+        n_val = resolve_count(cfg.val_size, len(full), "data.val_size")
+        keep, held = stratified_holdout(raw.splits["train"].labels, n_val, cfg.split_seed)
+        train, val = full.subset(keep), full.subset(held)
+    if cfg.train_subset is not None:
+        n = int(cfg.train_subset)
+        if not 0 < n <= len(train):
+            raise DataError(
+                f"data.train_subset={n} does not fit the {len(train)} training images left after validation",
+                fix=f"choose a value between 1 and {len(train)}, or null for all of them.",
+            )
+        if n < len(train):
+            seed = int(np.random.SeedSequence([cfg.split_seed, _SUBSET_STREAM]).generate_state(1)[0])
+            _, chosen = stratified_holdout(train.labels.numpy(), n, seed)
+            train = train.subset(chosen)
+    test = _to_split(raw.splits["test"]) if "test" in raw.splits else _empty_like(full)
+    mean, std = channel_stats(train.images)
+    return DatasetSplits(
+        name=cfg.name, train=train, val=val, test=test, classes=list(raw.classes), mean=mean, std=std,
+        source=raw.description, cache_path=cache_path, skipped=list(raw.skipped),
+    )
+
+
+def load_dataset(cfg: DataConfig) -> DatasetSplits:
+    """Train / val / test splits of the dataset `cfg` names, as uint8 tensors in memory.
+
+    Validation is a stratified hold-out of train (data.val_size, data.split_seed) unless the
+    source has its own; the official test split is never mixed in. Bad input raises DataError.
+    """
+    raw, cache_path = load_raw(cfg)
+    return split_dataset(raw, cfg, cache_path)
