@@ -167,3 +167,19 @@ def measure_latency(
         channels_last=channels_last,
         torch_version=torch.__version__,
     )
+
+
+def measure_subnet_latency(supernet: Any, cfg: Any, **kwargs: Any) -> LatencyResult:
+    """Measured latency of one subnet (the `latency` objective; slow, so used only when asked).
+
+    Activates `cfg` on `supernet`, extracts the plain network and times it at cfg.r with
+    `measure_latency(**kwargs)`. The supernet's active subnet is restored afterwards.
+    """
+    before = getattr(supernet, "active_subnet", None)
+    cfg = supernet.set_active_subnet(cfg) or cfg
+    try:
+        net = supernet.extract_subnet()
+    finally:
+        if before is not None:
+            supernet.set_active_subnet(before)
+    return measure_latency(net, cfg.r, **kwargs)

@@ -23,7 +23,6 @@ STAGE_BASE = (24, 40, 80, 112, 160)
 STAGE_STRIDES = (2, 2, 2, 1, 2)
 STAGE_ACTS = ("relu", "relu", "h_swish", "h_swish", "h_swish")
 STAGE_SE = (False, True, False, True, True)
-HEAD_BASE = (960, 1280)  # OFA's final expand / feature mix
 EXIT_FACTORS = (6, 8)  # OFAv2 exits: 6xC and 8xC of the stage they follow
 SE_REDUCTION = 4
 DIVISOR = 8
@@ -98,22 +97,18 @@ class Widths(NamedTuple):
 def widths(width_mult: float) -> Widths:
     """Channel counts for `width_mult`; every width is make_divisible(base * w, 8).
 
-    Exit heads follow OFAv2's builder: make_divisible(6 * C_i * w) and make_divisible(8 * C_i * w)
-    with C_i the stage's *already rounded* width (at w1.0 this is 6xC / 8xC exactly; exit 5 is then
-    OFA's 960/1280 head). The single-exit head of `ofa_mbv3` uses OFA's own 960/1280 base.
+    Exit heads after stage i are make_divisible(6 * B_i * w) and make_divisible(8 * B_i * w), B_i the
+    stage's *base* width (spec §2.1), so exit 5 is OFA's own 960/1280 head at every width (natv2's
+    supernets do the same; OFAv2's builder rounds B_i*w first, which differs only for w != 1).
     """
     stages = tuple(make_divisible(c * width_mult) for c in STAGE_BASE)
-    heads = tuple(tuple(make_divisible(f * c * width_mult) for f in EXIT_FACTORS) for c in stages)
+    heads = tuple(tuple(make_divisible(f * c * width_mult) for f in EXIT_FACTORS) for c in STAGE_BASE)
     return Widths(
         first_conv=make_divisible(FIRST_CONV_BASE * width_mult),
         first_block=make_divisible(FIRST_BLOCK_BASE * width_mult),
         stages=stages,
         heads=heads,  # type: ignore[arg-type]
     )
-
-
-def ofa_head(width_mult: float) -> tuple[int, int]:
-    return tuple(make_divisible(c * width_mult) for c in HEAD_BASE)  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -239,10 +234,7 @@ def layer_plan(family: ArchFamily, cfg: SubnetConfig, n_classes: int) -> list[La
             _stage_plan(family, w, s, sizes[s], cfg.ks[lo:hi], cfg.e[lo:hi], None if nw is None else nw[lo:hi])
         )
     c_last = wd.stages[n_run - 1]
-    if family.name == "ofa_mbv3":
-        c1, c2 = ofa_head(w)
-    else:
-        c1, c2 = wd.heads[n_run - 1]
+    c1, c2 = wd.heads[n_run - 1]
     plan.append(Layer("exit_head", c_last, c2, sizes[n_run], act="h_swish", extra=(c1, c2, n_classes)))
     return plan
 

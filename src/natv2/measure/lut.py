@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +146,7 @@ class LatencyTable:
             "build_seconds": round(time.perf_counter() - t0, 3),
             "n_entries": len(entries),
         }
-        return cls(entries, meta)
+        return cls(entries, json.loads(json.dumps(meta)))  # plain JSON types (YAML-safe)
 
     # ------------------------------------------------------------------ prediction
     def layer_latencies(self, cfg: SubnetConfig) -> list[tuple[str, float]]:
