@@ -36,6 +36,8 @@ class ExportConfig:
     latency_batch_size: int = field(default=1, metadata=_h("batch size of the latency measurement"))
     latency_threads: int = field(default=1, metadata=_h("CPU threads of the latency measurement"))
     latency_device: Literal["cpu", "cuda"] = field(default="cpu", metadata=_h("device of the latency measurement"))
+    latency_runs: int = field(default=50, metadata=_h("timed forward passes (the median is reported)"))
+    latency_warmup: int = field(default=10, metadata=_h("untimed forward passes before timing"))
 
     def __post_init__(self) -> None:
         if not self.tolerance > 0:
@@ -46,6 +48,8 @@ class ExportConfig:
             raise FieldError("formats", list(self.formats), f"distinct values from {list(FORMATS)}")
         if not 7 <= self.opset <= 23:
             raise FieldError("opset", self.opset, "an ONNX opset between 7 and 23 (17 is safe)")
-        for name in ("latency_batch_size", "latency_threads"):
+        if self.latency_warmup < 0:
+            raise FieldError("latency_warmup", self.latency_warmup, "an integer >= 0")
+        for name in ("latency_batch_size", "latency_threads", "latency_runs"):
             if getattr(self, name) < 1:
                 raise FieldError(name, getattr(self, name), "an integer >= 1")

@@ -78,6 +78,9 @@ def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any]
     model = model.eval()
     names = output_names(model)
     meta = {**metadata, "outputs": list(names)}
+    if isinstance(model, MultiExitEnsemble):  # the model itself is the authority on its exits
+        meta["exits"] = list(model.exits)
+        meta["exit_output_weights"] = model.beta.tolist()
     spec = ExportSpec(export_view(model), int(meta["resolution"]), names, meta, cfg.opset)
     files: dict[str, str] = {}
     parity: dict[str, dict[str, float]] = {}

@@ -84,12 +84,15 @@ class TorchScriptExporter:
         module = spec.module.eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates TorchScript; it still works
             traced = torch.jit.trace(module, spec.example(2), check_trace=False)
-        extra = {"natv2.json": json.dumps(spec.metadata, sort_keys=True)}
-        return atomic_write_with(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files=extra))
+            extra = {"natv2.json": json.dumps(spec.metadata, sort_keys=True)}
+            return atomic_write_with(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files=extra))
 
     def run(self, path: Path, x: torch.Tensor) -> tuple[np.ndarray, ...]:
-        loaded = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loaded = torch.jit.load(str(path), map_location="cpu")
         with torch.no_grad():
             return tuple(t.float().numpy() for t in _as_tuple(loaded(x)))
 

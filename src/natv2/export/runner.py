@@ -1,0 +1,127 @@
+"""Export the models of a run: every fine-tuned job folder under `<run>/models/`, or inherited subnets.
+
+For each model: measure latency (natv2.measure), build its metadata, write and verify every
+format (natv2.export.exporter), and list it in `<run>/models/export.json`. A folder whose
+meta.json already lists every requested format is skipped, so the stage resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from torch import nn
+
+from natv2.errors import RunDirError
+from natv2.export.bundle import load_model
+from natv2.export.config import ExportConfig
+from natv2.export.exporter import META_FILE, ExportRecord, export_model, output_names
+from natv2.export.metadata import model_metadata
+from natv2.io.atomic import atomic_write_json, read_json
+
+SUMMARY_FILE = "export.json"
+FINETUNE_RESULT = "finetune.json"
+FINETUNED_STEM = "finetuned"
+
+
+def measure(model: nn.Module, resolution: int, cfg: ExportConfig) -> dict[str, Any] | None:
+    """Latency of the model as exported (median over timed runs), with device, batch and threads."""
+    if not cfg.latency:
+        return None
+    from natv2.measure.latency import measure_latency
+
+    result = measure_latency(model, resolution, batch_size=cfg.latency_batch_size, threads=cfg.latency_threads,
+                             device=cfg.latency_device, warmup=cfg.latency_warmup, runs=cfg.latency_runs)
+    return result.to_dict()
+
+
+def finetuned_jobs(models_dir: Path) -> list[Path]:
+    """Job folders the finetune stage finished, in name order."""
+    return sorted(p.parent for p in models_dir.glob(f"*/{FINETUNE_RESULT}"))
+
+
+def _done(folder: Path, cfg: ExportConfig) -> bool:
+    meta = folder / META_FILE
+    if not meta.is_file():
+        return False
+    files = read_json(meta).get("files", {})
+    return all(f in files for f in cfg.formats)
+
+
+def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[str, Any],
+                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Export every fine-tuned model under `models_dir` (written by `natv2 finetune`)."""
+    log = log or (lambda msg: None)
+    root = Path(models_dir)
+    jobs = finetuned_jobs(root)
+    if not jobs:
+        raise RunDirError(f"no fine-tuned models under '{root}'",
+                          "run `natv2 finetune` first, or export inherited subnets with --set export.source=inherited")
+    records = []
+    for i, folder in enumerate(jobs, start=1):
+        result = read_json(folder / FINETUNE_RESULT)
+        if _done(folder, cfg):
+            log(f"[{i}/{len(jobs)}] {folder.name}: already exported, skipped")
+            records.append(_summary(folder, read_json(folder / META_FILE)))
+            continue
+        log(f"[{i}/{len(jobs)}] {folder.name}: exporting {', '.join(cfg.formats)}")
+        model = load_model(folder / FINETUNED_STEM)
+        test = result.get("after", {}).get("test")
+        accuracy = None if test is None else {
+            "top1": test["top1"], "split": "test", "n": test.get("n"), "weights": "finetuned",
+            "before_finetune": (result.get("before", {}).get("test") or {}).get("top1"),
+            "note": "test split measured once, after fine-tuning; E* chosen on the validation split",
+        }
+        meta = model_metadata(
+            name=folder.name, subnet=result["subnet"], supernet=result.get("supernet") or "", n_classes=result["n_classes"],
+            resolution=result["resolution"], variant=result["variant"], outputs=list(output_names(model)),
+            params=result["params"], macs=result["macs"], accuracy=accuracy,
+            latency=measure(model, result["resolution"], cfg),
+            source={**dict(source), "iteration": (result.get("search") or {}).get("iteration"), "weights": "finetuned",
+                    "e_star": result.get("e_star")},
+            exits=result.get("exits"), exit_output_weights=(result.get("exit_weights") or {}).get("beta"),
+        )
+        record = export_model(model, folder, meta, cfg)
+        records.append(_summary(folder, read_json(folder / META_FILE)))
+        log(f"    parity (max abs diff): {record.max_abs_diff:.2e}")
+    summary = {"models": records, "tolerance": cfg.tolerance}
+    atomic_write_json(root / SUMMARY_FILE, summary)
+    return summary
+
+
+def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[tuple[str, nn.Module, Mapping[str, Any]]],
+                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Export ready-built models (e.g. inherited subnets, BN recalibrated): (name, model, metadata) each."""
+    log = log or (lambda msg: None)
+    root = Path(models_dir)
+    records = []
+    for i, (name, model, meta) in enumerate(items, start=1):
+        folder = root / name
+        if _done(folder, cfg):
+            log(f"[{i}/{len(items)}] {name}: already exported, skipped")
+        else:
+            log(f"[{i}/{len(items)}] {name}: exporting {', '.join(cfg.formats)}")
+            full = {**meta, "latency": measure(model, int(meta["resolution"]), cfg)}
+            export_model(model, folder, full, cfg)
+        records.append(_summary(folder, read_json(folder / META_FILE)))
+    summary = {"models": records, "tolerance": cfg.tolerance}
+    atomic_write_json(root / SUMMARY_FILE, summary)
+    return summary
+
+
+def _summary(folder: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
+    parity = meta.get("parity", {}).get("max_abs_diff", {})
+    return {
+        "name": meta.get("name", folder.name),
+        "folder": folder.name,
+        "variant": meta.get("variant"),
+        "files": meta.get("files", {}),
+        "params": meta.get("params"),
+        "macs": meta.get("macs"),
+        "accuracy": meta.get("accuracy"),
+        "latency_ms": (meta.get("latency") or {}).get("median_ms"),
+        "max_abs_diff": max((d for per in parity.values() for d in per.values()), default=None),
+    }
+
+
+__all__ = ["ExportRecord", "export_finetuned", "export_inherited", "finetuned_jobs", "measure"]
