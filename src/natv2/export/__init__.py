@@ -1,7 +1,27 @@
-"""natv2.export: safetensors + JSON bundles, TorchScript and ONNX, each checked against PyTorch."""
+"""natv2.export: safetensors + JSON bundles, TorchScript and ONNX, each checked against PyTorch.
 
-from natv2.export.bundle import load_model, read_metadata, save_bundle
-from natv2.export.config import ExportConfig
-from natv2.export.exporter import ExportRecord, export_model
+Names are imported lazily, so reading `natv2.export.config` (the config layer does) never loads torch.
+"""
 
-__all__ = ["ExportConfig", "ExportRecord", "export_model", "load_model", "read_metadata", "save_bundle"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "ExportConfig": "natv2.export.config",
+    "ExportRecord": "natv2.export.exporter",
+    "export_model": "natv2.export.exporter",
+    "load_model": "natv2.export.bundle",
+    "read_metadata": "natv2.export.bundle",
+    "save_bundle": "natv2.export.bundle",
+    "export_finetuned": "natv2.export.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'natv2.export' has no attribute {name!r}")

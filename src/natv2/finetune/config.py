@@ -33,6 +33,9 @@ class FinetuneConfig:
         "for select=named: file stems, digests (or unique prefixes) or archive indices"))
     archive: str | None = field(default=None, metadata=_h(
         "a search archive/front JSON to read instead of the run directory's final one"))
+    supernet: str | None = field(default=None, metadata=_h(
+        "supernet checkpoint (stem, .safetensors or .json of natv2.supernets.save_supernet) to extract "
+        "from; null: the run directory's latest (the search's adapted supernet, else the trained one)"))
     max_subnets: int | None = field(default=None, metadata=_h(
         "keep at most this many chosen subnets (most accurate first); null keeps all"))
     variants: tuple[Literal["single", "multi_exit"], ...] = field(default=("single",), metadata=_h(

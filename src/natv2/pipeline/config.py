@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 from natv2.config import FieldError, Layer, build_config, config_file_layers, override_layers, preset_layers, values_layer
 from natv2.data.config import DataConfig
+from natv2.export.config import ExportConfig
+from natv2.finetune.config import FinetuneConfig
 
 DEFAULT_PRESET = "quickstart"
 
@@ -53,6 +55,8 @@ class RunConfig:
 
     run: RunSection = field(default_factory=RunSection)
     data: DataConfig = field(default_factory=DataConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
 
 def config_layers(preset: str | None = None, config_file: str | os.PathLike[str] | None = None,
