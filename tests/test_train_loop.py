@@ -130,7 +130,7 @@ def test_full_phase_trains_every_exit_with_the_aep_loss_and_writes_outputs(tmp_p
     data = SyntheticData(n=16, batch_size=8, size=24)
     net = _net()
     before = {k: v.clone() for k, v in net.exits.state_dict().items()}
-    cfg = _cfg(only_phases=("full",), steps_per_epoch=2)
+    cfg = _cfg(only_phases=("full",), steps_per_epoch=2, phase_eval_split="test", phase_eval_random=2)
     SupernetTrainer(cfg, net, data, tmp_path, seed=0, progress=False,
                     supernet_meta={"name": "ofav2_ee_b"}).run()
     after = net.exits.state_dict()
@@ -140,10 +140,16 @@ def test_full_phase_trains_every_exit_with_the_aep_loss_and_writes_outputs(tmp_p
     for name in ("supernet.safetensors", "supernet.json", "metrics.jsonl", "val_accuracy.png",
                  "checkpoints/phases/full/best.safetensors", "checkpoints/phases/full/best.json"):
         assert (tmp_path / name).exists(), name
-    meta = json.loads((tmp_path / "supernet.json").read_text())
-    assert meta["name"] == "ofav2_ee_b" and meta["phases"][0]["name"] == "full"
-    rec = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+    doc = json.loads((tmp_path / "supernet.json").read_text())
+    assert doc["arch"]["name"] == "ofav2_ee_b" and doc["meta"]["phases"][0]["name"] == "full"
+    from natv2.supernets import load_supernet
+
+    loaded = load_supernet(tmp_path / "supernet")
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), net.state_dict().values()))
+    rec = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
     assert set(rec["val"]) == {"max@24"} and 0 <= rec["val_mean"] <= 100 and rec["images_per_s"] > 0
+    ev = rec["phase_eval"]  # end-of-phase evaluation: max + min (equal here) + 2 random of the phase space
+    assert ev["split"] == "test" and set(ev["acc"]) == {"max@24"} and ev["max"] == ev["acc"]["max@24"]
 
 
 def test_progressive_teacher_is_the_previous_phase_best_max_net_with_bn_recalibrated(tmp_path):

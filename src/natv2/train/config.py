@@ -88,6 +88,11 @@ class TrainConfig:
         "resolutions of the validation grid"))
     val_max_batches: int | None = field(default=None, metadata=_help(
         "cap on validation batches per subnet; null: the whole validation split"))
+    phase_eval_split: Literal["none", "val", "test"] = field(default="none", metadata=_help(
+        "at the end of each phase, evaluate min, max and phase_eval_random subnets on this split"))
+    phase_eval_random: int = field(default=10, metadata=_help("random subnets of the end-of-phase evaluation"))
+    phase_eval_max_batches: int | None = field(default=None, metadata=_help(
+        "cap on batches of the end-of-phase evaluation; null: the whole split"))
     channels_last: bool = field(default=True, metadata=_help("NHWC memory format (faster on CPU and GPU)"))
     amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=_help(
         "auto: bf16 autocast on CUDA, off on CPU"))
@@ -114,6 +119,10 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise FieldError(name, v, "an integer >= 1, or null")
+        if self.phase_eval_random < 0:
+            raise FieldError("phase_eval_random", self.phase_eval_random, "an integer >= 0")
+        if self.phase_eval_max_batches is not None and self.phase_eval_max_batches < 1:
+            raise FieldError("phase_eval_max_batches", self.phase_eval_max_batches, "an integer >= 1, or null")
         if self.val_random < 0:
             raise FieldError("val_random", self.val_random, "an integer >= 0")
         if self.lr_reference_batch < 1:

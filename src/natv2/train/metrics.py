@@ -67,8 +67,8 @@ def plot_validation(records: Iterable[dict[str, Any]], path: str | Path, title: 
     for i in range(1, len(records) + 1):
         if i == len(records) or records[i]["phase"] != records[start]["phase"]:
             ax.axvspan(start + 0.5, i + 0.5, color=cmap(records[start]["phase_index"] % 20), alpha=0.15)
-            ax.text((start + i + 1) / 2, ax.get_ylim()[0], records[start]["phase"], ha="center", va="bottom",
-                    fontsize=7, rotation=90)
+            ax.text((start + i + 1) / 2, 0.98, records[start]["phase"], ha="center", va="top",
+                    fontsize=7, rotation=90, transform=ax.get_xaxis_transform())
             start = i
     ax.set_xlabel("epoch (all phases)")
     ax.set_ylabel("validation top-1 (%)")
@@ -85,3 +85,17 @@ def _first(val: dict[str, float], prefix: str) -> float | None:
     """The accuracy of the first grid entry whose label starts with `prefix` (largest resolution last)."""
     hits = [v for k, v in val.items() if k.startswith(prefix)]
     return hits[-1] if hits else None
+
+
+def phase_eval_table(records: Iterable[dict[str, Any]]) -> str:
+    """Markdown table of the end-of-phase evaluations: max, min, mean/min/max of the random subnets."""
+    rows = ["| phase | max net | min net | random mean | random min-max |", "|---|---|---|---|---|"]
+    for r in records:
+        ev = r.get("phase_eval")
+        if not ev:
+            continue
+        rand = [v for k, v in ev["acc"].items() if k.startswith("rand")]
+        spread = f"{min(rand):.2f}-{max(rand):.2f}" if rand else "-"
+        mean = f"{ev['random_mean']:.2f}" if ev.get("random_mean") is not None else "-"
+        rows.append(f"| {r['phase']} | {ev['max']:.2f} | {ev['min']:.2f} | {mean} | {spread} |")
+    return "\n".join(rows)

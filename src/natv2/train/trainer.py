@@ -181,6 +181,8 @@ class SupernetTrainer:
                           "train_s": train_s, "val_mean": mean, "val": val}
                 progress.end_epoch(train_loss, mean)
                 done = epoch + 1
+                if done == phase.total_epochs and cfg.phase_eval_split != "none":
+                    record["phase_eval"] = self._phase_eval(phase)
                 if self.dist.is_main:
                     self.metrics.append(record)
                     if done % cfg.checkpoint_every == 0 or done == phase.total_epochs:
@@ -250,8 +252,23 @@ class SupernetTrainer:
         return None
 
     # ------------------------------------------------------------------ validation
-    def validate(self, grid: Sequence[Any]) -> dict[str, float]:
+    def _phase_eval(self, phase: Phase) -> dict[str, Any]:
+        """Min, max and seeded random subnets of the phase's space at the largest resolution, on
+        `phase_eval_split` (the figures of docs/RESULTS.md)."""
+        cfg = self.cfg
+        grid = validation_grid(phase.space, n_random=cfg.phase_eval_random, per_dim=False, resolutions="max",
+                               seed=derive_seed(self.seed, 4243))
+        acc = self.validate(grid, split=cfg.phase_eval_split, max_batches=cfg.phase_eval_max_batches)
+        rand = [v for k, v in acc.items() if k.startswith("rand")]
+        return {"split": cfg.phase_eval_split, "acc": acc,
+                "max": next((v for k, v in acc.items() if k.startswith("max@")), None),
+                "min": next((v for k, v in acc.items() if k.startswith("min@")), None),
+                "random_mean": sum(rand) / len(rand) if rand else None,
+                "configs": {e.label: e.config.to_dict(canonical=True) for e in grid}}
+
+    def validate(self, grid: Sequence[Any], split: str = "val", max_batches: int | None = -1) -> dict[str, float]:
         """Accuracy (%) per grid entry, BN recalibrated per subnet; the grid is split over ranks."""
+        max_batches = self.cfg.val_max_batches if max_batches == -1 else max_batches
         mine = list(grid)[self.dist.rank :: self.dist.world_size]
         out: dict[str, float] = {}
         calib_cache: dict[int, Sequence[torch.Tensor]] = {}
@@ -261,8 +278,8 @@ class SupernetTrainer:
                 calib_cache[r] = self.data.calibration_batches(r)
             net = calibrated_subnet(self.supernet, entry.config, calib_cache[r], self.device, self.recalibrate,
                                     self.cfg.channels_last)
-            acc, _ = accuracy(net, self.data.eval_batches(r, "val"), self.device, channels_last=self.cfg.channels_last,
-                              autocast=self.autocast, max_batches=self.cfg.val_max_batches)
+            acc, _ = accuracy(net, self.data.eval_batches(r, split), self.device, channels_last=self.cfg.channels_last,
+                              autocast=self.autocast, max_batches=max_batches)
             out[entry.label] = acc
             del net
         merged: dict[str, float] = {}
@@ -281,16 +298,16 @@ class SupernetTrainer:
             )
 
     def _write_final(self, results: list[PhaseResult]) -> Path:
+        """The trained supernet as `supernet.safetensors` + `supernet.json` (natv2.supernets.load_supernet reads it)."""
+        from natv2.supernets import save_supernet
+
         path = self.out_dir / "supernet.safetensors"
         if self.dist.is_main:
             self.supernet.set_max_net()
-            save_weights(path, self.supernet, {"format": "natv2-supernet", **{k: str(v) for k, v in self.supernet_meta.items()}})
-            atomic_write_json(self.out_dir / "supernet.json", {
+            save_supernet(self.supernet, self.out_dir / "supernet", {
                 **self.supernet_meta,
-                "space": self.space.to_dict(),
                 "phases": [p.summary() for p in self.phases],
                 "best": {r.name: {"val_mean": r.best_metric, "epoch": r.best_epoch} for r in results},
-                "weights": path.name,
             })
         self.dist.barrier()
         return path
