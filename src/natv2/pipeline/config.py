@@ -25,6 +25,7 @@ from natv2.config import FieldError, Layer, build_config, config_file_layers, ov
 from natv2.data.config import DataConfig
 from natv2.export.config import ExportConfig
 from natv2.finetune.config import FinetuneConfig
+from natv2.train.config import TrainConfig
 
 DEFAULT_PRESET = "quickstart"
 
@@ -55,6 +56,7 @@ class RunConfig:
 
     run: RunSection = field(default_factory=RunSection)
     data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 
