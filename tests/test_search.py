@@ -1,0 +1,351 @@
+"""The search loop and its parts: presets and switches, survival, EMO, subset selection, HV, outputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import natv2.predictors as predictors
+from natv2.errors import ConfigError, RunDirError
+from natv2.io import read_json
+from natv2.space import SearchSpace, SubnetConfig
+from natv2.space.encoding import GeneEncoding
+from natv2.space.sampling import CategoricalGenes, ContinuousGenes
+from natv2.search import (
+    PRESETS,
+    Objective,
+    high_tradeoff,
+    hypervolume,
+    make_config,
+    non_dominated,
+    run_search,
+    select_subset,
+    survive,
+)
+from natv2.search.emo import EmoSettings, SurrogateProblem, run_emo
+from natv2.search.subset import subset_fitness
+
+SPACE = {"r": [32, 40], "w": [1.0], "n_classes": 10}
+
+
+def size(cfg: SubnetConfig) -> float:
+    """A cheap cost: sum of e * k^2 over active layers, scaled by resolution."""
+    return float(sum(cfg.e[i] * cfg.ks[i] ** 2 for i in cfg.active_layer_indices()) * (cfg.r / 32) ** 2)
+
+
+def accuracy(cfg: SubnetConfig) -> float:
+    """Saturating in size, plus deterministic per-subnet 'noise'."""
+    noise = (int(cfg.digest(8), 16) % 1000) / 1000 - 0.5
+    return 0.3 + 0.6 * (1 - math.exp(-size(cfg) / 500)) + 0.02 * noise
+
+
+class CountingEvaluator:
+    def __init__(self) -> None:
+        self.calls: list[list[SubnetConfig]] = []
+
+    def __call__(self, cfgs):
+        self.calls.append(list(cfgs))
+        return [accuracy(c) for c in cfgs]
+
+    @property
+    def n(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+
+TINY = dict(
+    archive_size=20, candidates_per_iter=4, iterations=2, emo_pop=20, emo_gens=5, subset_pop=20, subset_gens=5,
+    top_n=10, surrogate="rbf",
+)
+OBJ = ["err", ("size", size)]
+
+
+def tiny_search(policy="natv2", seed=0, run_dir=None, adapter=None, evaluate=None, objectives=OBJ, **kw):
+    opts = {**TINY, "preprocess_multiplier": 0, **kw}
+    return run_search(SPACE, evaluate or CountingEvaluator(), objectives, policy=policy, seed=seed,
+                      run_dir=run_dir, adapter=adapter, **opts)
+
+
+def archive_signature(result):
+    return [(e.config.to_json(), round(e.acc, 12), e.iteration) for e in result.archive]
+
+
+# ----------------------------------------------------------------------------- config and presets
+def test_presets_set_the_documented_switches():
+    nat, v2, rnd = make_config("nat"), make_config("natv2"), make_config("random")
+    assert (nat.archive_size, nat.candidates_per_iter, nat.archive_update, nat.repair, nat.features, nat.init,
+            nat.preprocess_multiplier) == (100, 8, "unbounded", "push", "onehot", "nat", 0)
+    assert (v2.archive_size, v2.candidates_per_iter, v2.archive_update, v2.repair, v2.features, v2.init,
+            v2.preprocess_multiplier, v2.surrogate) == (300, 25, "bounded", "fill", "integer", "natv2", 10, "lgbm")
+    assert rnd.candidate_source == "random" and rnd.candidates_per_iter == v2.candidates_per_iter
+    for cfg in (nat, v2):
+        assert (cfg.iterations, cfg.top_n, cfg.emo_pop, cfg.emo_gens, cfg.subset_pop, cfg.subset_gens) == (30, 150, 100, 20, 500, 200)
+    assert set(PRESETS) == {"nat", "natv2", "random"}
+
+
+def test_unknown_or_bad_overrides_are_clear_errors():
+    with pytest.raises(ConfigError, match="archive_sise"):
+        make_config("natv2", archive_sise=10)
+    with pytest.raises(ConfigError, match="repair"):
+        make_config("natv2", repair="shove")
+    with pytest.raises(ConfigError, match="policy"):
+        make_config("greedy")
+    with pytest.raises(ConfigError, match="err"):
+        make_config("natv2", objectives=["params", "err"])
+    with pytest.raises(ConfigError, match="archive_sise"):
+        tiny_search(archive_sise=3)
+
+
+def test_objective_registry_errors_and_custom_objectives():
+    with pytest.raises(ConfigError, match="unknown objective 'flops'"):
+        tiny_search(objectives=["err", "flops"])
+    with pytest.raises(ConfigError, match="latency table"):
+        tiny_search(objectives=["err", "lut_latency"])
+    res = tiny_search(objectives=["err", Objective("size", size)], iterations=0)
+    assert res.objectives == ("err", "size")
+    assert all(e.costs == (size(e.config),) for e in res.archive)
+
+
+def test_evaluator_must_return_fractions():
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        tiny_search(evaluate=lambda cfgs: [93.0 for _ in cfgs], iterations=0)
+
+
+# ----------------------------------------------------------------------------- the loop
+def test_same_seed_same_archive_and_other_seed_differs():
+    a, b = tiny_search(seed=3), tiny_search(seed=3)
+    assert archive_signature(a) == archive_signature(b)
+    assert [s["hv"] for s in a.stats] == [s["hv"] for s in b.stats]
+    c = tiny_search(seed=4)
+    assert archive_signature(a) != archive_signature(c)
+
+
+def test_bounded_archive_keeps_its_size_unbounded_grows_by_k():
+    bounded = tiny_search(archive_update="bounded")
+    assert [s["n_archive"] for s in bounded.stats] == [20, 20, 20]
+    unbounded = tiny_search(archive_update="unbounded")
+    assert [s["n_archive"] for s in unbounded.stats] == [20, 24, 28]
+    assert [e.iteration for e in unbounded.archive].count(2) == 4
+    # bounded survival never loses the non-dominated front while it fits
+    hv = [s["hv"] for s in bounded.stats]
+    assert hv == sorted(hv)
+
+
+def test_preprocessing_evaluates_multiplier_times_n_and_keeps_n():
+    ev = CountingEvaluator()
+    res = tiny_search(evaluate=ev, preprocess_multiplier=3, iterations=1, archive_update="unbounded")
+    assert res.stats[0]["n_evaluations"] == 60 and res.stats[0]["n_archive"] == 20
+    assert ev.n == 60 + 4
+    assert len({c for call in ev.calls for c in call}) == 64  # no subnet evaluated twice
+    cfgs = {e.config for e in res.archive}
+    enc = GeneEncoding(SearchSpace.from_dict(SPACE))
+    assert enc.lower_config() in cfgs and enc.upper_config() in cfgs
+
+
+def test_natv2_init_is_shallower_than_nat_init():
+    def mean_depth(policy_init, repair):
+        res = tiny_search(init=policy_init, repair=repair, iterations=0, archive_size=60)
+        return np.mean([d for e in res.archive[:-2] for d in e.config.d])
+
+    assert mean_depth("natv2", "fill") < mean_depth("nat", "push") - 0.4
+
+
+class SpySurrogate:
+    widths: list[int] = []
+
+    def __init__(self, **_):
+        pass
+
+    def fit(self, X, y):
+        SpySurrogate.widths.append(X.shape[1])
+        self.w = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)[0]
+        return self
+
+    def predict(self, X):
+        return np.c_[X, np.ones(len(X))] @ self.w
+
+
+def test_feature_switch_changes_surrogate_inputs(monkeypatch):
+    real_create = predictors.create
+    monkeypatch.setattr(predictors, "create", lambda name, seed=0, **p: SpySurrogate() if name == "spy" else real_create(name, seed, **p))
+    enc = GeneEncoding(SearchSpace.from_dict(SPACE))
+    SpySurrogate.widths = []
+    tiny_search(surrogate="spy", features="integer", iterations=1)
+    tiny_search(surrogate="spy", features="onehot", iterations=1)
+    assert SpySurrogate.widths == [enc.n_features("integer"), enc.n_features("onehot")]
+    assert SpySurrogate.widths[1] > SpySurrogate.widths[0]
+
+
+def test_random_policy_samples_instead_of_searching(monkeypatch):
+    monkeypatch.setattr(predictors, "create", lambda *a, **k: pytest.fail("random search must not fit a surrogate"))
+    res = tiny_search(policy="random")
+    assert [s["n_archive"] for s in res.stats] == [20, 24, 28]
+    assert all(s["surrogate"] is None for s in res.stats)
+    assert len({e.config for e in res.archive}) == 28
+
+
+def test_surrogate_metrics_logged_on_new_candidates():
+    res = tiny_search()
+    for s in res.stats[1:]:
+        assert set(s["surrogate"]) == {"rmse", "pearson", "spearman", "kendall"}
+        assert s["surrogate"]["rmse"] is not None and s["surrogate"]["rmse"] >= 0
+        assert {"surrogate_fit", "emo", "subset", "evaluate", "distribution"} <= set(s["timings"])
+
+
+class RecordingAdapter:
+    def __init__(self, change: bool = True):
+        self.calls = []
+        self.change = change
+
+    def adapt(self, sampler, iteration, epochs):
+        rng = np.random.default_rng(iteration)
+        self.calls.append((iteration, epochs, [sampler(rng) for _ in range(5)], sampler))
+        return self.change
+
+
+def test_adapter_called_each_iteration_and_archive_reevaluated():
+    ev = CountingEvaluator()
+    adapter = RecordingAdapter()
+    res = tiny_search(evaluate=ev, adapter=adapter, adaptation_epochs=3)
+    assert [(c[0], c[1]) for c in adapter.calls] == [(1, 3), (2, 3)]
+    space = SearchSpace.from_dict(SPACE)
+    assert all(space.validate(c) is c for call in adapter.calls for c in call[2])
+    assert ev.n == 20 + 4 + 20 + 4 + 20  # init, K, re-evaluation of all 20, K, all 20
+    assert all(e.evaluated == 2 for e in res.archive) and all(s["adapted"] for s in res.stats[1:])
+    ev2 = CountingEvaluator()
+    tiny_search(evaluate=ev2, adapter=RecordingAdapter(change=False))
+    assert ev2.n == 20 + 4 + 4
+
+
+def test_distribution_and_repair_switches_reach_the_sampler():
+    cat, cont = RecordingAdapter(), RecordingAdapter()
+    tiny_search(adapter=cat, iterations=1, repair="push")
+    tiny_search(adapter=cont, iterations=1, distribution="continuous")
+    s_cat, s_cont = cat.calls[0][3], cont.calls[0][3]
+    assert isinstance(s_cat.distribution, CategoricalGenes) and s_cat.repair == "push"
+    assert isinstance(s_cont.distribution, ContinuousGenes) and s_cont.repair == "fill"
+
+
+def test_three_objectives_use_nsga3_and_one_objective_ga():
+    # pop and top-N share one set of Riesz directions (computing a set takes seconds)
+    three = tiny_search(objectives=["err", ("size", size), ("depth", lambda c: float(sum(c.d)))], iterations=1,
+                        archive_update="unbounded", emo_pop=12, top_n=12)
+    assert three.objective_matrix().shape == (24, 3)
+    one = tiny_search(objectives=["err"], iterations=1)
+    assert len(one.archive) == 20 and one.stats[1]["n_front"] >= 1
+
+
+def test_real_cost_objectives_from_the_measure_package():
+    from natv2.measure import cost_model
+
+    res = tiny_search(objectives=["err", "params", "macs"], iterations=0)
+    model = cost_model("ofa_mbv3", 10)
+    e = res.archive[0]
+    assert e.objectives(res.objectives) == {"err": e.err, "params": model.params(e.config), "macs": model.macs(e.config)}
+
+
+def test_run_dir_outputs(tmp_path):
+    res = tiny_search(run_dir=tmp_path)
+    root = tmp_path / "search"
+    for it in range(3):
+        arch = read_json(root / f"iter_{it:03d}" / "archive.json")
+        assert arch["objectives"] == ["err", "size"] and len(arch["entries"]) == 20
+        entry = arch["entries"][0]
+        assert set(entry) >= {"config", "objectives", "iteration"} and set(entry["objectives"]) == {"err", "size"}
+        assert read_json(root / f"iter_{it:03d}" / "stats.json")["iteration"] == it
+        front = read_json(root / f"iter_{it:03d}" / "front.json")["entries"]
+        assert 1 <= len(front) <= 20
+    cfg = read_json(root / "config.json")
+    assert cfg["search"]["hv_bounds"]["err"] == [0.0, 1.0] and cfg["search"]["hv_ref"] == 1.1
+    nd = read_json(root / "non_dominated.json")["entries"]
+    ht = read_json(root / "high_tradeoff.json")["entries"]
+    assert len(nd) == len(res.front) and len(ht) == min(4, len(nd))
+    assert {SubnetConfig.from_dict(e["config"]) for e in ht} <= {SubnetConfig.from_dict(e["config"]) for e in nd}
+    # final archive on disk == returned archive
+    last = read_json(root / "iter_002" / "archive.json")["entries"]
+    assert [SubnetConfig.from_dict(e["config"]) for e in last] == [e.config for e in res.archive]
+
+
+def test_run_dir_with_other_settings_is_refused(tmp_path):
+    tiny_search(run_dir=tmp_path, iterations=0)
+    with pytest.raises(RunDirError, match="archive_size"):
+        tiny_search(run_dir=tmp_path, iterations=0, archive_size=21)
+    tiny_search(run_dir=tmp_path, iterations=0, eval_chunk=5)  # volatile settings may change
+
+
+# ----------------------------------------------------------------------------- parts
+def test_survival_by_number_of_objectives():
+    rng = np.random.default_rng(0)
+    F1 = rng.random((30, 1))
+    assert survive(F1, 5, rng).tolist() == sorted(np.argsort(F1[:, 0])[:5].tolist())
+    t = np.linspace(0, 1, 10)
+    front = np.c_[t, 1 - t]
+    F2 = np.r_[front, front + 0.5]
+    kept = survive(F2, 10, np.random.default_rng(1))
+    assert kept.tolist() == list(range(10))  # rank 0 first
+    F3 = rng.random((40, 3))
+    assert len(survive(F3, 12, np.random.default_rng(2))) == 12
+
+
+def test_hypervolume_uses_the_fixed_reference():
+    bounds = [(0.0, 1.0), (0.0, 10.0)]
+    F = np.array([[0.5, 5.0]])
+    assert hypervolume(F, bounds, ref=1.1) == pytest.approx(0.6 * 0.6)
+    # a point beyond the reference adds nothing and does not move the reference
+    assert hypervolume(np.r_[F, [[0.05, 30.0]]], bounds, ref=1.1) == pytest.approx(0.36)
+    # a dominated point adds nothing; a new non-dominated one adds its exclusive box
+    assert hypervolume(np.r_[F, [[0.6, 6.0]]], bounds) == pytest.approx(0.36)
+    assert hypervolume(np.r_[F, [[0.2, 8.0]]], bounds) == pytest.approx(0.36 + 0.3 * 0.3)
+    F3 = np.array([[0.5, 0.5, 0.5]])
+    assert hypervolume(F3, [(0, 1)] * 3, ref=1.1) == pytest.approx(0.6**3)
+
+
+def test_high_tradeoff_prefers_the_knee():
+    t = np.linspace(0, 1, 21)
+    # a sharp knee at (0.1, 0.1): steep on one side, flat on the other
+    f1 = np.r_[np.full(10, 0.1) - np.linspace(0.1, 0.01, 10), 0.1, np.linspace(0.2, 1.0, 10)]
+    f2 = np.r_[np.linspace(1.0, 0.2, 10), 0.1, 0.1 - np.linspace(0.01, 0.1, 10)]
+    F = np.c_[f1, f2]
+    assert len(non_dominated(F)) == 21
+    picks = high_tradeoff(F, n=4)
+    assert picks[0] == 10 and len(picks) == 4
+    assert len(high_tradeoff(F[:3], n=4)) == 3
+
+
+def test_subset_selection_fills_the_gap_of_the_front():
+    front = np.array([[0.0], [0.1], [0.2], [0.8], [0.9], [1.0]])
+    cand = np.r_[np.linspace(0.0, 0.25, 30), np.linspace(0.3, 0.7, 5), np.linspace(0.75, 1.0, 30)][:, None]
+    idx = select_subset(cand, front, 4, np.random.default_rng(0), pop_size=60, n_gen=30)
+    assert len(idx) == 4 and np.all((cand[idx, 0] > 0.25) & (cand[idx, 0] < 0.75))
+    chosen = subset_fitness(idx[None, :], cand, front)[0]
+    clustered = subset_fitness(np.arange(4)[None, :], cand, front)[0]
+    assert chosen < clustered
+    assert select_subset(cand[:3], front, 4, np.random.default_rng(0)).tolist() == [0, 1, 2]
+
+
+def test_nsga2_reaches_the_known_front_of_an_integer_zdt1():
+    """ZDT1 on integer genes: f1 = resolution index / 10, g from the layer genes; front f2 = 1 - sqrt(f1)."""
+    space = SearchSpace(r=tuple(range(32, 76, 4)), w=(1.0,))  # 11 resolutions
+    enc = GeneEncoding(space)
+    lay = slice(enc.layer_offset, None)
+    span = (enc.ub - enc.lb)[lay]
+
+    def f1(G):
+        return G[:, 0] / 10.0
+
+    def g(G):
+        return 1 + 9 * np.mean((G[:, lay] - enc.lb[lay]) / span, axis=1)
+
+    def zdt_f2(cfg):
+        G = enc.encode(cfg)[None, :]
+        return float(g(G)[0] * (1 - np.sqrt(f1(G)[0] / g(G)[0])))
+
+    problem = SurrogateProblem(enc, "fill", f1, lambda c: (zdt_f2(c),), n_obj=2)
+    G, F = run_emo(problem, EmoSettings(pop_size=40, n_gen=80, mutation_eta=20.0, crossover="sbx"), seed=1)
+    true = np.c_[np.arange(11) / 10, 1 - np.sqrt(np.arange(11) / 10)]
+    nd = F[non_dominated(F)]
+    igd = np.mean(np.min(np.linalg.norm(true[:, None, :] - nd[None, :, :], axis=2), axis=1))
+    assert igd < 0.05, f"IGD {igd:.3f}"
+    bounds = [(0.0, 1.0), (0.0, 1.0)]
+    assert hypervolume(nd, bounds) > 0.97 * hypervolume(true, bounds)
