@@ -97,5 +97,9 @@ def phase_eval_table(records: Iterable[dict[str, Any]]) -> str:
         rand = [v for k, v in ev["acc"].items() if k.startswith("rand")]
         spread = f"{min(rand):.2f}-{max(rand):.2f}" if rand else "-"
         mean = f"{ev['random_mean']:.2f}" if ev.get("random_mean") is not None else "-"
-        rows.append(f"| {r['phase']} | {ev['max']:.2f} | {ev['min']:.2f} | {mean} | {spread} |")
+        rows.append(f"| {r['phase']} | {_pct(ev.get('max'))} | {_pct(ev.get('min'))} | {mean} | {spread} |")
     return "\n".join(rows)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"

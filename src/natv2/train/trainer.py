@@ -66,12 +66,17 @@ class TrainResult:
 
 
 class SupernetTrainer:
-    """Runs the phases of `cfg` on `supernet` with `data`; files go to `out_dir` (rank 0 writes)."""
+    """Runs the phases of `cfg` on `supernet` with `data` (rank 0 writes the files).
+
+    out_dir: metrics.jsonl, val_accuracy.png and the trained supernet.safetensors / supernet.json;
+    checkpoint_dir (default out_dir/checkpoints): resumable state, best and teacher per phase.
+    """
 
     def __init__(self, cfg: TrainConfig, supernet: nn.Module, data: TrainingData, out_dir: str | Path, *,
                  seed: int = 0, dist: DistContext | None = None, progress: bool = True,
                  recalibrate: Callable[..., nn.Module] | None = None, events: EventSink | None = None,
-                 phases: Sequence[Phase] | None = None, supernet_meta: dict[str, Any] | None = None) -> None:
+                 phases: Sequence[Phase] | None = None, supernet_meta: dict[str, Any] | None = None,
+                 checkpoint_dir: str | Path | None = None) -> None:
         self.cfg = cfg
         self.dist = dist or DistContext()
         self.device = self.dist.device
@@ -80,7 +85,7 @@ class SupernetTrainer:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
         self.data = data
         self.out_dir = Path(out_dir)
-        self.store = CheckpointStore(self.out_dir / "checkpoints")
+        self.store = CheckpointStore(Path(checkpoint_dir) if checkpoint_dir else self.out_dir / "checkpoints")
         self.metrics = MetricsLog(self.out_dir / "metrics.jsonl")
         self.seed = seed
         self.show_progress = progress and self.dist.is_main
@@ -260,9 +265,9 @@ class SupernetTrainer:
                                seed=derive_seed(self.seed, 4243))
         acc = self.validate(grid, split=cfg.phase_eval_split, max_batches=cfg.phase_eval_max_batches)
         rand = [v for k, v in acc.items() if k.startswith("rand")]
-        return {"split": cfg.phase_eval_split, "acc": acc,
-                "max": next((v for k, v in acc.items() if k.startswith("max@")), None),
-                "min": next((v for k, v in acc.items() if k.startswith("min@")), None),
+        top = next(v for k, v in acc.items() if k.startswith("max@"))
+        return {"split": cfg.phase_eval_split, "acc": acc, "max": top,
+                "min": next((v for k, v in acc.items() if k.startswith("min@")), top),  # min == max in `full`
                 "random_mean": sum(rand) / len(rand) if rand else None,
                 "configs": {e.label: e.config.to_dict(canonical=True) for e in grid}}
 

@@ -14,6 +14,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "natv2.cli.commands.datasets",
     "natv2.cli.commands.presets",
     "natv2.cli.commands.config",
+    "natv2.cli.commands.train_supernet",
+    "natv2.cli.commands.finetune",
+    "natv2.cli.commands.export",
 )
 
 

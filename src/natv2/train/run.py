@@ -1,0 +1,55 @@
+"""The `train-supernet` stage: from a resolved run config and a run directory to a trained supernet.
+
+Used by the `natv2 train-supernet` command (and by a whole-pipeline driver); works the same when
+started plainly or under `torchrun` (rank 0 owns the run directory, every rank trains).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from natv2.train.build import build_supernet
+from natv2.train.dist import DistContext, all_gather_objects
+from natv2.train.recipes import RECIPES
+from natv2.train.trainer import SupernetTrainer, TrainResult
+
+log = logging.getLogger("natv2.train")
+
+TRAIN_DIR = "train"
+STAGE = "train"
+
+
+def train_dir(run_path: str | Path) -> Path:
+    """Where a run keeps metrics, the plot and the trained supernet (checkpoints go to <run>/checkpoints)."""
+    return Path(run_path) / TRAIN_DIR
+
+
+def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resume: bool = False,
+                   events: Callable[[str, dict[str, Any]], None] | None = None) -> TrainResult:
+    """Train `config.train` on `config.data`; `config` is a RunConfig (run, data, train sections)."""
+    from natv2.data import load_dataset
+    from natv2.train.data import SplitsTrainingData
+
+    cfg, seed = config.train, int(config.run.seed)
+    if config.run.threads:
+        torch.set_num_threads(int(config.run.threads))
+    splits = load_dataset(config.data)
+    data = SplitsTrainingData(splits, config.data, seed=seed)
+    recipe_dropouts = [t.dropout for t in RECIPES[cfg.resolved_recipe()] if t.dropout is not None]
+    torch.manual_seed(seed)  # the same initial weights on every rank and every attempt
+    supernet = build_supernet(cfg, data.n_classes, dropout=max([cfg.dropout, *recipe_dropouts]))
+    meta = {"supernet": cfg.supernet, "width_mult": cfg.width_mult, "n_classes": data.n_classes,
+            "dataset": config.data.name, "init_from": cfg.init_from, "seed": seed}
+    trainer = SupernetTrainer(cfg, supernet, data, train_dir(run_path), seed=seed, dist=dist,
+                              progress=bool(config.run.progress), events=events, supernet_meta=meta,
+                              checkpoint_dir=Path(run_path) / "checkpoints")
+    return trainer.run(resume=resume)
+
+
+def shared_run_path(path: str | Path | None, dist: DistContext) -> Path:
+    """Rank 0's run directory path, on every rank."""
+    return Path(all_gather_objects(str(path) if path is not None else None, dist)[0])
