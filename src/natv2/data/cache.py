@@ -65,7 +65,12 @@ class DecodeCache:
                 splits=splits, classes=list(meta["classes"]), description=meta["description"],
                 skipped=list(meta.get("skipped", [])),
             )
+        except FileNotFoundError:
+            if folder.exists() and not (folder / MANIFEST).exists():
+                shutil.rmtree(folder, ignore_errors=True)  # entries are published whole: this one was damaged
+            return None
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            shutil.rmtree(folder, ignore_errors=True)  # damaged: drop it so it is rebuilt
             return None
 
     @staticmethod
@@ -99,11 +104,10 @@ class DecodeCache:
                 json.dump(manifest, fh, indent=1)
                 fh.flush()
                 os.fsync(fh.fileno())
-            if final.exists():
-                if self._manifest_ok(final, key):  # published by another process meanwhile
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    return final
-                shutil.rmtree(final, ignore_errors=True)  # stale or partial entry
+            if final.exists() and self._manifest_ok(final, key):  # published by another process meanwhile
+                shutil.rmtree(tmp, ignore_errors=True)
+                return final
+            shutil.rmtree(final, ignore_errors=True)
             try:
                 os.rename(tmp, final)
             except OSError:

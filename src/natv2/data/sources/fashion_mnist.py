@@ -47,7 +47,7 @@ def read_idx(path: Path) -> np.ndarray:
             f"{path} is truncated or padded: {len(raw) - header} bytes of data for shape {dims}",
             fix="download the file again.",
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()  # writable
 
 
 def _find(folder: Path, stem: str) -> Path | None:
