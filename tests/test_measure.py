@@ -322,3 +322,21 @@ def test_validate_table_reports_errors_and_rank_correlation():
     assert report.mean_abs_pct_error == pytest.approx(float(np.mean(rel)))
     assert -1.0 <= report.spearman <= 1.0
     assert "Spearman" in report.summary()
+
+
+def test_calibrated_table_is_a_positive_affine_map_of_the_sum():
+    sn = _create("ofa_mbv3", 10, 1.0, [32])
+    space = _tiny_space().restrict(r=(32,))
+    table = LatencyTable.build("ofa_mbv3", 10, 1.0, (32,), threads=1, warmup=0, runs=2, space=space)
+    cal = table.calibrate(sn, n=3, space=space, warmup=0, runs=2)
+    c = cal.meta["calibration"]
+    assert c["n"] == 3 and c["scale"] > 0 and "calibration" not in table.meta
+    rng = np.random.default_rng(0)
+    cfgs = [space.sample(rng) for _ in range(6)]
+    for cfg in cfgs:
+        assert cal.predict_raw(cfg) == table.predict(cfg)
+        assert cal.predict(cfg) == pytest.approx(c["scale"] * table.predict(cfg) + c["offset_ms"])
+    order = lambda t: np.argsort([t.predict(x) for x in cfgs], kind="stable").tolist()  # noqa: E731
+    assert order(cal) == order(table)
+    with pytest.raises(ValueError):
+        table.calibrate(sn, n=1)

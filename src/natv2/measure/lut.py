@@ -12,7 +12,7 @@ import datetime as _dt
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -165,9 +165,34 @@ class LatencyTable:
                 ) from None
         return out
 
-    def predict(self, cfg: SubnetConfig) -> float:
-        """Predicted latency (ms) of `cfg`: the sum of its layers' table entries."""
+    def predict_raw(self, cfg: SubnetConfig) -> float:
+        """Sum of the table entries of `cfg`'s layers (ms), without calibration."""
         return float(sum(ms for _, ms in self.layer_latencies(cfg)))
+
+    def predict(self, cfg: SubnetConfig) -> float:
+        """Predicted latency (ms) of `cfg`: the sum of its layers' entries, then `scale*sum + offset`
+        if the table was calibrated (`calibrate`); the scale is positive, so ranking never changes."""
+        raw = self.predict_raw(cfg)
+        cal = self.meta.get("calibration")
+        return raw if not cal else float(cal["scale"] * raw + cal["offset_ms"])
+
+    def calibrate(
+        self, supernet: Any, n: int = 10, seed: int = 1_000_003, space: SearchSpace | None = None, **measure: Any
+    ) -> "LatencyTable":
+        """A copy whose predictions are fitted (least squares, measured = scale*sum + offset) to `n`
+        measured random subnets (a median ratio if the slope is not positive). Per-layer sums miss the network's own overhead (module dispatch,
+        cache misses between layers); the fit absorbs the systematic part. Validate on other subnets
+        (validate_table's default seed differs from this one)."""
+        if n < 2:
+            raise ValueError("calibration needs at least 2 subnets")
+        cfgs, preds, meas = _measure_random_subnets(self, supernet, n, seed, space, raw=True, **measure)
+        p, m = np.asarray(preds), np.asarray(meas)
+        scale, offset = np.polyfit(p, m, 1)
+        if not scale > 0:  # noisy measurements: keep the ranking, fit a ratio only
+            scale, offset = float(np.median(m / p)), 0.0
+        meta = dict(self.meta)
+        meta["calibration"] = {"scale": float(scale), "offset_ms": float(offset), "n": int(n), "seed": int(seed)}
+        return LatencyTable(dict(self.entries), meta)
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
@@ -215,6 +240,33 @@ class TableValidation:
     configs: tuple[dict, ...]
     meta: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_arrays(
+        cls, predicted: Sequence[float], measured: Sequence[float], configs: Sequence[dict] = (), meta: dict | None = None
+    ) -> "TableValidation":
+        """Error and rank statistics of predictions against measurements."""
+        from scipy.stats import kendalltau, spearmanr
+
+        p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+        rel = (p - m) / m * 100.0
+        n = len(p)
+        return cls(
+            n=n,
+            mean_abs_pct_error=float(np.abs(rel).mean()),
+            median_abs_pct_error=float(np.median(np.abs(rel))),
+            max_abs_pct_error=float(np.abs(rel).max()),
+            mean_signed_pct_error=float(rel.mean()),
+            spearman=float(spearmanr(p, m).statistic) if n > 1 else float("nan"),
+            kendall=float(kendalltau(p, m).statistic) if n > 1 else float("nan"),
+            predicted_ms=tuple(float(v) for v in p),
+            measured_ms=tuple(float(v) for v in m),
+            configs=tuple(configs),
+            meta=dict(meta or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     def summary(self) -> str:
         return (
             f"n={self.n}: mean |err| {self.mean_abs_pct_error:.1f}%, median |err| {self.median_abs_pct_error:.1f}%, "
@@ -239,22 +291,36 @@ def validate_table(
     resolutions and width). Measurement uses the table's own device, threads, batch and memory
     format; warmup/runs default to the table's.
     """
-    from scipy.stats import kendalltau, spearmanr
+    cfgs, preds, meas = _measure_random_subnets(table, supernet, n, seed, space, extract=extract, warmup=warmup, runs=runs)
+    meta = {"seed": seed, **{k: table.meta.get(k) for k in ("arch", "device_name", "threads", "resolutions", "calibration")}}
+    return TableValidation.from_arrays(preds, meas, cfgs, meta)
 
+
+def _measure_random_subnets(
+    table: LatencyTable,
+    supernet: Any,
+    n: int,
+    seed: int,
+    space: SearchSpace | None = None,
+    extract: Callable[[Any, SubnetConfig], nn.Module] | None = None,
+    warmup: int | None = None,
+    runs: int | None = None,
+    raw: bool = False,
+) -> tuple[list[dict], list[float], list[float]]:
+    """(configs, predictions, measured medians) of `n` random subnets, measured as the table was built."""
     meta = table.meta
     space = space or getattr(supernet, "space")
     space = space.restrict(r=tuple(meta["resolutions"]), w=(float(meta["width_mult"]),))
     rng = np.random.default_rng(seed)
     extract = extract or _extract
+    cfgs: list[dict] = []
     preds: list[float] = []
     meas: list[float] = []
-    cfgs: list[dict] = []
     for _ in range(n):
         cfg = space.sample(rng)
-        preds.append(table.predict(cfg))
-        net = extract(supernet, cfg)
+        preds.append(table.predict_raw(cfg) if raw else table.predict(cfg))
         res = measure_latency(
-            net,
+            extract(supernet, cfg),
             cfg.r,
             batch_size=meta.get("batch_size", 1),
             threads=meta.get("threads"),
@@ -265,21 +331,7 @@ def validate_table(
         )
         meas.append(res.median_ms)
         cfgs.append(cfg.to_dict())
-    p, m = np.asarray(preds), np.asarray(meas)
-    rel = (p - m) / m * 100.0
-    return TableValidation(
-        n=n,
-        mean_abs_pct_error=float(np.abs(rel).mean()),
-        median_abs_pct_error=float(np.median(np.abs(rel))),
-        max_abs_pct_error=float(np.abs(rel).max()),
-        mean_signed_pct_error=float(rel.mean()),
-        spearman=float(spearmanr(p, m).statistic) if n > 1 else float("nan"),
-        kendall=float(kendalltau(p, m).statistic) if n > 1 else float("nan"),
-        predicted_ms=tuple(float(v) for v in p),
-        measured_ms=tuple(float(v) for v in m),
-        configs=tuple(cfgs),
-        meta={"seed": seed, **{k: meta.get(k) for k in ("arch", "device_name", "threads", "resolutions")}},
-    )
+    return cfgs, preds, meas
 
 
 def _extract(supernet: Any, cfg: SubnetConfig) -> nn.Module:
