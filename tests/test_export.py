@@ -132,50 +132,17 @@ def test_export_refuses_a_model_that_does_not_match(tmp_path, monkeypatch, expor
     real_run = OnnxExporter.run
 
     def perturbed(self, path, x):
-        return tuple(o + 1e-3 for o in real_run(self, path, x))
+        return tuple(o + 1e-2 for o in real_run(self, path, x))
 
     monkeypatch.setattr(OnnxExporter, "run", perturbed)
     with pytest.raises(NatError, match="differs from the PyTorch model"):
         export_model(model, tmp_path, _metadata("bad", cfg, "single"), ExportConfig(latency=False))
     assert not (tmp_path / "model.onnx").exists() and not (tmp_path / "meta.json").exists()
     # a looser tolerance accepts the same difference and reports it
-    record = export_model(model, tmp_path, _metadata("ok", cfg, "single"), ExportConfig(latency=False, tolerance=1e-2))
-    assert 5e-4 < record.parity["onnx"]["1"] < 2e-3 and (tmp_path / "meta.json").exists()
+    record = export_model(model, tmp_path, _metadata("ok", cfg, "single"), ExportConfig(latency=False, tolerance=1.0))
+    assert 5e-3 < record.parity["onnx"]["1"] < 2e-2 and (tmp_path / "meta.json").exists()
 
 
 def test_load_model_names_a_missing_model(tmp_path):
     with pytest.raises(NatError, match="no natv2 model"):
         natv2.load_model(tmp_path)
-
-
-def test_export_stage_over_finetuned_run(tmp_path):
-    """finetune (1 epoch, tiny data) -> export of every job folder -> export.json; a second call skips."""
-    from natv2.export.runner import export_finetuned
-    from natv2.finetune.config import FinetuneConfig
-    from natv2.finetune.runner import FinetuneRunner
-    from natv2.finetune.selection import Candidate
-
-    from test_finetune import TensorData
-
-    torch.manual_seed(0)
-    supernet = create("ofav2_ee_b", 4, r=[32])
-    cand = Candidate(_config(2, seed=3), 0, 0.5, iteration=4)
-    data = TensorData(n_train=16, n_val=8, n_test=8)
-    models = tmp_path / "models"
-    FinetuneRunner(FinetuneConfig(max_epochs=1, patience=1, variants=("single", "multi_exit"), channels_last=False),
-                   supernet, lambda r: data, models).run([cand])
-    logs: list[str] = []
-    summary = export_finetuned(models, FAST, {"run_dir": str(tmp_path)}, log=logs.append)
-    assert [m["variant"] for m in summary["models"]] == ["single", "multi_exit"]
-    for m in summary["models"]:
-        assert m["max_abs_diff"] <= 1e-4 and m["latency_ms"] > 0
-        assert m["accuracy"]["split"] == "test" and set(m["files"]) >= {"safetensors", "json", "torchscript", "onnx"}
-        meta = json.loads((models / m["folder"] / "meta.json").read_text())
-        assert meta["source"]["iteration"] == 4 and meta["latency"]["threads"] == 1
-        loaded = natv2.load_model(models / m["folder"])
-        finetuned = natv2.load_model(models / m["folder"] / "finetuned")
-        x = _x(2)
-        with torch.no_grad():
-            assert torch.equal(loaded(x), finetuned(x))
-    again = export_finetuned(models, FAST, {"run_dir": str(tmp_path)}, log=logs.append)
-    assert sum("already exported" in line for line in logs) == 2 and len(again["models"]) == 2

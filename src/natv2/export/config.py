@@ -27,7 +27,8 @@ class ExportConfig:
     formats: tuple[Literal["safetensors", "torchscript", "onnx"], ...] = field(default=FORMATS, metadata=_h(
         "formats to write; safetensors + JSON (rebuild with natv2.load_model) is always written"))
     tolerance: float = field(default=1e-4, metadata=_h(
-        "largest max-abs logit difference allowed between an exported file and the PyTorch model; "
+        "largest output difference allowed between an exported file and the PyTorch model, as "
+        "max|exported - pytorch| / max(1, max|pytorch|) (the absolute difference for logits within +-1); "
         "export stops with an error above it"))
     parity_batches: tuple[int, ...] = field(default=(1, 3), metadata=_h(
         "batch sizes of the random inputs of the parity checks (two sizes check the dynamic batch)"))

@@ -7,23 +7,27 @@ Layout of `<out_dir>/`:
     meta.json                       the metadata plus the parity report; written last, so its
                                     presence means the export finished and passed every check.
 
-Every file is compared with the PyTorch model on random inputs of `parity_batches` sizes; a
-difference above the tolerance deletes that file and raises NatError, so a model that does not
-match is never left looking finished.
+Every file is run by its own runtime and compared with the PyTorch model on inputs of
+`parity_batches` sizes (real images when given, else seeded random ones). The largest absolute
+output difference is reported; divided by the output scale (max(1, largest |output|), since
+float32 rounding grows with the logits) it must stay within the tolerance, else that file is
+deleted and NatError raised, so a model that does not match is never left looking finished.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from natv2.errors import NatError
 from natv2.export import bundle
 from natv2.export.config import ExportConfig
-from natv2.export.formats import EXPORTERS, ExportSpec, max_abs_diff, parity_check, reference_outputs
+from natv2.export.formats import EXPORTERS, Check, ExportSpec, parity_check, reference_outputs
 from natv2.finetune.multi_exit import AllOutputs, MultiExitEnsemble
 from natv2.io.atomic import atomic_write_json
 
@@ -34,12 +38,17 @@ META_FILE = "meta.json"
 class ExportRecord:
     out_dir: Path
     files: dict[str, str]
-    parity: dict[str, dict[str, float]]
+    checks: dict[str, dict[str, Check]]
     metadata: dict[str, Any] = field(repr=False)
 
     @property
+    def parity(self) -> dict[str, dict[str, float]]:
+        """Max abs output difference per format and batch size."""
+        return {fmt: {b: c.max_abs_diff for b, c in per.items()} for fmt, per in self.checks.items()}
+
+    @property
     def max_abs_diff(self) -> float:
-        return max((d for per in self.parity.values() for d in per.values()), default=0.0)
+        return max((c.max_abs_diff for per in self.checks.values() for c in per.values()), default=0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"out_dir": str(self.out_dir), "files": self.files, "parity": self.parity,
@@ -58,20 +67,25 @@ def export_view(model: nn.Module) -> nn.Module:
     return AllOutputs(model) if isinstance(model, MultiExitEnsemble) else model
 
 
-def _check(name: str, diffs: dict[str, float], tolerance: float, path: Path) -> None:
-    worst = max(diffs.values())
-    if worst > tolerance:
+def _check(name: str, checks: dict[str, Check], tolerance: float, path: Path) -> None:
+    worst = max(checks.values(), key=lambda c: c.relative)
+    if worst.relative > tolerance:
         path.unlink(missing_ok=True)
         raise NatError(
-            f"the exported {name} model differs from the PyTorch model by up to {worst:.3g} "
-            f"(max abs output difference; tolerance {tolerance:g}); {path.name} was removed",
+            f"the exported {name} model differs from the PyTorch model by up to {worst.max_abs_diff:.3g} "
+            f"(max abs output difference, outputs up to {worst.max_abs_output:.3g} in size: relative "
+            f"{worst.relative:.3g} > tolerance {tolerance:g}); {path.name} was removed",
             "this is usually a runtime/operator mismatch: export without this format "
             "(export.formats) or, if the difference is acceptable for you, raise export.tolerance",
         )
 
 
-def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any], cfg: ExportConfig) -> ExportRecord:
-    """Write every format of `cfg.formats` for `model` (eval mode) into `out_dir` and verify each."""
+def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any], cfg: ExportConfig,
+                 inputs: torch.Tensor | None = None) -> ExportRecord:
+    """Write every format of `cfg.formats` for `model` (eval mode) into `out_dir` and verify each.
+
+    `inputs`: real images for the parity checks (at least max(parity_batches)); None = random inputs.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / META_FILE).unlink(missing_ok=True)  # an unfinished export never looks finished
@@ -81,33 +95,30 @@ def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any]
     if isinstance(model, MultiExitEnsemble):  # the model itself is the authority on its exits
         meta["exits"] = list(model.exits)
         meta["exit_output_weights"] = model.beta.tolist()
-    spec = ExportSpec(export_view(model), int(meta["resolution"]), names, meta, cfg.opset)
+    spec = ExportSpec(export_view(model), int(meta["resolution"]), names, meta, cfg.opset, inputs)
     files: dict[str, str] = {}
-    parity: dict[str, dict[str, float]] = {}
+    checks: dict[str, dict[str, Check]] = {}
 
     stem = out / bundle.STEM
     written = bundle.save_bundle(model, stem, meta)
     files.update({k: Path(v).name for k, v in written.items()})
     rebuilt = export_view(bundle.load_model(out))
-    diffs = {}
-    for b in cfg.parity_batches:
-        x = spec.example(b, seed=1)
-        diffs[str(b)] = max_abs_diff(reference_outputs(spec.module, x), reference_outputs(rebuilt, x))
-    parity["safetensors"] = diffs
-    _check("safetensors", diffs, cfg.tolerance, Path(written["safetensors"]))
+    checks["safetensors"] = parity_check(lambda x: reference_outputs(rebuilt, x), spec, cfg.parity_batches)
+    _check("safetensors", checks["safetensors"], cfg.tolerance, Path(written["safetensors"]))
 
     for fmt in cfg.formats:
         if fmt == "safetensors":
             continue
         exporter = EXPORTERS[fmt]
         path = exporter.write(spec, out / f"{bundle.STEM}{exporter.suffix}")
-        diffs = parity_check(exporter, spec, path, cfg.parity_batches)
-        parity[fmt] = diffs
-        _check(fmt, diffs, cfg.tolerance, path)
+        checks[fmt] = parity_check(partial(exporter.run, path), spec, cfg.parity_batches)
+        _check(fmt, checks[fmt], cfg.tolerance, path)
         files[fmt] = path.name
 
-    record = ExportRecord(out, files, parity, meta)
+    record = ExportRecord(out, files, checks, meta)
     atomic_write_json(out / META_FILE, {**meta, "files": files, "parity": {
-        "max_abs_diff": parity, "tolerance": cfg.tolerance, "batch_sizes": list(cfg.parity_batches),
-        "inputs": "standard normal, seeded"}})
+        "max_abs_diff": record.parity,
+        "checks": {fmt: {b: c.to_dict() for b, c in per.items()} for fmt, per in checks.items()},
+        "tolerance": cfg.tolerance, "criterion": "max_abs_diff / max(1, max_abs_output) <= tolerance",
+        "batch_sizes": list(cfg.parity_batches), "inputs": spec.input_kind}})
     return record

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import torch
 from torch import nn
 
 from natv2.errors import RunDirError
@@ -48,9 +49,15 @@ def _done(folder: Path, cfg: ExportConfig) -> bool:
     return all(f in files for f in cfg.formats)
 
 
+InputsFor = Callable[[int], "torch.Tensor | None"]
+
+
 def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[str, Any],
-                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Export every fine-tuned model under `models_dir` (written by `natv2 finetune`)."""
+                     log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None) -> dict[str, Any]:
+    """Export every fine-tuned model under `models_dir` (written by `natv2 finetune`).
+
+    `inputs_for(resolution)`: real images for the parity checks (None: random inputs).
+    """
     log = log or (lambda msg: None)
     root = Path(models_dir)
     jobs = finetuned_jobs(root)
@@ -81,7 +88,8 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
                     "e_star": result.get("e_star")},
             exits=result.get("exits"), exit_output_weights=(result.get("exit_weights") or {}).get("beta"),
         )
-        record = export_model(model, folder, meta, cfg)
+        inputs = inputs_for(result["resolution"]) if inputs_for else None
+        record = export_model(model, folder, meta, cfg, inputs=inputs)
         records.append(_summary(folder, read_json(folder / META_FILE)))
         log(f"    parity (max abs diff): {record.max_abs_diff:.2e}")
     summary = {"models": records, "tolerance": cfg.tolerance}
@@ -90,7 +98,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
 
 
 def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[tuple[str, nn.Module, Mapping[str, Any]]],
-                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                     log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None) -> dict[str, Any]:
     """Export ready-built models (e.g. inherited subnets, BN recalibrated): (name, model, metadata) each."""
     log = log or (lambda msg: None)
     root = Path(models_dir)
@@ -102,7 +110,7 @@ def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[
         else:
             log(f"[{i}/{len(items)}] {name}: exporting {', '.join(cfg.formats)}")
             full = {**meta, "latency": measure(model, int(meta["resolution"]), cfg)}
-            export_model(model, folder, full, cfg)
+            export_model(model, folder, full, cfg, inputs=inputs_for(int(meta["resolution"])) if inputs_for else None)
         records.append(_summary(folder, read_json(folder / META_FILE)))
     summary = {"models": records, "tolerance": cfg.tolerance}
     atomic_write_json(root / SUMMARY_FILE, summary)
@@ -110,7 +118,7 @@ def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[
 
 
 def _summary(folder: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
-    parity = meta.get("parity", {}).get("max_abs_diff", {})
+    parity = meta.get("parity", {}).get("max_abs_diff", {})  # per format, per batch size
     return {
         "name": meta.get("name", folder.name),
         "folder": folder.name,

@@ -33,8 +33,15 @@ class EvalResult:
         return {"split": self.split, "top1": self.top1, "loss": self.loss, "n": self.n}
 
 
-def _prepare(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+def _prepare(x: torch.Tensor, channels_last: bool, device: torch.device | None = None) -> torch.Tensor:
+    if device is not None:
+        x = x.to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
 
 
 @torch.no_grad()
@@ -43,9 +50,11 @@ def evaluate(model: nn.Module, batches: Iterable[Batch], objective: Objective, s
     """Accuracy and mean loss of `model` (eval mode) over `batches` of split `split`."""
     was_training = model.training
     model.eval()
+    device = _device_of(model)
     correct, total, loss_sum = 0, 0, 0.0
     for x, y in batches:
-        loss, logits = objective(model, _prepare(x, channels_last), y)
+        y = y.to(device)
+        loss, logits = objective(model, _prepare(x, channels_last, device), y)
         correct += int((logits.argmax(dim=1) == y).sum())
         loss_sum += float(loss) * y.numel()
         total += y.numel()
@@ -96,11 +105,13 @@ def train_epoch(model: nn.Module, batches: Iterable[Batch], objective: Objective
     """One pass over `batches`, stepping the learning rate before every batch; returns loss and accuracy."""
     n_batches = _length(batches)
     model.train()
+    device = _device_of(model)
     loss_sum, correct, total, lr = 0.0, 0, 0, float("nan")
     for i, (x, y) in enumerate(batches):
         lr = schedule.at(epoch, i, n_batches)
         set_lr(optimizer, lr)
-        loss, logits = objective(model, _prepare(x, channels_last), y)
+        y = y.to(device)
+        loss, logits = objective(model, _prepare(x, channels_last, device), y)
         if not math.isfinite(float(loss.detach())):
             raise NatError(f"fine-tuning loss became {float(loss.detach())} in epoch {epoch + 1}, batch {i}",
                            "lower finetune.lr (or finetune.multi_exit_lr) and run again")

@@ -99,9 +99,11 @@ class TwoStepFinetuner:
     """
 
     def __init__(self, cfg: FinetuneConfig, objective: Objective, optim: OptimSpec, recalibrate: Recalibrate,
-                 evaluate: Evaluate = loop.evaluate, log: Callable[[str], None] | None = None, seed: int = 0) -> None:
+                 evaluate: Evaluate = loop.evaluate, log: Callable[[str], None] | None = None, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
         self.cfg = cfg
         self.seed = seed
+        self.device = torch.device(device)
         self.objective = objective
         self.optim = optim
         self.recalibrate = recalibrate
@@ -110,7 +112,7 @@ class TwoStepFinetuner:
 
     # ------------------------------------------------------------------ pieces
     def _fresh(self, build: Callable[[], nn.Module], data: FinetuneData) -> nn.Module:
-        model = build()
+        model = build().to(self.device)
         if self.cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         model = self.recalibrate(model, data.calib_batches())
@@ -198,5 +200,5 @@ class TwoStepFinetuner:
                        "eta_min": self.cfg.eta_min, "cosine_epochs": self.cfg.cosine_period,
                        "batch_size": self.cfg.batch_size},
             seconds={"step1": t1 - t0, "step2": t2 - t1, "test": t3 - t2},
-            model=model,
+            model=model.cpu(),
         )

@@ -72,7 +72,7 @@ class FinetuneRunner:
     def __init__(self, cfg: FinetuneConfig, supernet: Any, data_for: Callable[[int], FinetuneData], out_dir: str | Path,
                  *, seed: int = 0, source: Mapping[str, Any] | None = None, log: Callable[[str], None] | None = None,
                  on_done: Callable[[dict], None] | None = None, evaluate: Callable[..., loop.EvalResult] = loop.evaluate,
-                 recalibrate: Callable[..., nn.Module] | None = None) -> None:
+                 recalibrate: Callable[..., nn.Module] | None = None, device: str = "cpu") -> None:
         self.cfg, self.supernet, self.data_for = cfg, supernet, data_for
         self.out = Path(out_dir)
         self.seed = seed
@@ -80,6 +80,7 @@ class FinetuneRunner:
         self.log = log or (lambda msg: None)
         self.on_done = on_done or (lambda summary: None)
         self.evaluate = evaluate
+        self.device = device
         if recalibrate is None:
             from natv2.supernets import recalibrate_bn
 
@@ -106,7 +107,7 @@ class FinetuneRunner:
             objective = SingleExitObjective(cfg.label_smoothing)
         optim = OptimSpec.from_config(cfg, job.variant, self.early_exit_supernet)
         return TwoStepFinetuner(cfg, objective, optim, self.recalibrate, evaluate=self.evaluate,
-                                log=lambda m: self.log(f"{job.name}: {m}"), seed=self.seed)
+                                log=lambda m: self.log(f"{job.name}: {m}"), seed=self.seed, device=self.device)
 
     def run_job(self, job: FinetuneJob) -> dict[str, Any]:
         cfg, cand = self.cfg, job.candidate

@@ -24,9 +24,9 @@ _COST_KEYS = ("params", "macs", "flops", "latency", "lut_latency")
 
 # Where the search stage leaves its results, per selection, most specific first (relative to the run).
 SEARCH_FILES = {
-    "front": ("search/front.json", "search/final/front.json", "search/nondominated.json"),
-    "picks": ("search/picks.json", "search/final/picks.json", "search/high_tradeoff.json"),
-    "archive": ("search/archive.json", "search/final/archive.json"),
+    "front": ("search/non_dominated.json", "search/front.json"),
+    "picks": ("search/high_tradeoff.json", "search/picks.json"),
+    "archive": ("search/archive.json",),
 }
 
 

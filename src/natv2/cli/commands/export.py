@@ -1,0 +1,38 @@
+"""`natv2 export`: a run's models as safetensors + JSON, TorchScript and ONNX, each verified."""
+
+from __future__ import annotations
+
+from natv2.cli.commands.finetune import add_run_dir_argument, run_config
+from natv2.cli.context import CliContext
+from natv2.cli.registry import Command
+
+
+def _run(ctx: CliContext) -> int:
+    from natv2.export.stage import format_table, run_export_stage
+
+    config = run_config(ctx)
+    run = ctx.open_run_dir(config)
+    log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
+    summary = run_export_stage(run, config, log=log)
+    ctx.echo("\n".join(format_table(summary, run.models_dir)))
+    ctx.echo("load one with: python -c \"import natv2; m = natv2.load_model('FOLDER')\"")
+    return 0
+
+
+COMMANDS = [
+    Command(
+        "export",
+        "export a run's models (safetensors + JSON, TorchScript, ONNX) with parity checks",
+        run=_run,
+        configure=add_run_dir_argument,
+        description=(
+            "Write every fine-tuned model of a run (export.source=finetuned) or the chosen subnets with\n"
+            "inherited weights (export.source=inherited) as safetensors + JSON (natv2.load_model),\n"
+            "TorchScript and ONNX with a dynamic batch. Each file is run by its own runtime and compared\n"
+            "with the PyTorch model; above export.tolerance (max abs difference) the export stops with an\n"
+            "error. Every model carries its metadata (config, accuracy and split, params, MACs, latency,\n"
+            "origin) inside its files and in meta.json beside them."),
+        epilog=("examples:\n  natv2 export runs/quickstart-20250101-120000\n"
+                "  natv2 export RUN --set export.formats=[onnx] --set export.latency_threads=2"),
+    )
+]

@@ -1,0 +1,103 @@
+"""The `export` stage over a run directory: every fine-tuned model (or the chosen subnets with
+inherited weights) into safetensors + JSON, TorchScript and ONNX, verified. Used by `natv2 export`
+and `natv2 run`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+STAGE = "export"
+
+
+def _inherited_items(run: Any, config: Any, log: Callable[[str], None]) -> list[tuple[str, Any, dict]]:
+    """The chosen subnets with supernet weights, BN recalibrated on the calibration subset."""
+    from natv2.data import load_dataset
+    from natv2.data.loaders import calibration_sampler
+    from natv2.export.metadata import model_metadata
+    from natv2.finetune.build import builder
+    from natv2.finetune.costs import subnet_cost
+    from natv2.finetune.selection import select_subnets
+    from natv2.finetune.sources import load_final_supernet
+    from natv2.supernets import recalibrate_bn
+
+    ft = config.finetune
+    cands = select_subnets(ft.select, run.path, ft.archive, ft.names, ft.max_subnets)
+    supernet, stem = load_final_supernet(run.path, ft.supernet)
+    splits = load_dataset(config.data)
+    calib = calibration_sampler(splits, config.data, seed=config.run.seed)
+    items = []
+    for c in cands:
+        model = recalibrate_bn(builder(supernet, c.config, "single")(), list(calib.batches(c.config.r)), inplace=True).eval()
+        cost = subnet_cost(supernet.name, supernet.n_classes, c.config)
+        acc = None if c.accuracy is None else {"top1": c.accuracy, "split": "val", "weights": "inherited",
+                                               "note": "accuracy recorded by the search (validation split)"}
+        meta = model_metadata(
+            name=c.name, subnet=c.config.to_dict(), supernet=supernet.name, n_classes=supernet.n_classes,
+            resolution=c.config.r, variant="single", outputs=["logits"], params=cost.params, macs=cost.macs,
+            accuracy=acc, latency=None,
+            source={"run_dir": str(run.path), "run_id": run.path.name, "iteration": c.iteration, "weights": "inherited",
+                    "supernet_checkpoint": str(stem)},
+        )
+        items.append((c.name + "-inherited", model, meta))
+    return items
+
+
+def parity_inputs(config: Any, n: int, log: Callable[[str], None]) -> Callable[[int], Any] | None:
+    """The first `n` validation images at a given resolution, for parity checks on real inputs.
+
+    Falls back to random inputs (None) when the run's data cannot be loaded here.
+    """
+    import numpy as np
+
+    from natv2.data import load_dataset
+    from natv2.data.augment import make_eval_transform
+    from natv2.data.loaders import EvalLoader
+    from natv2.errors import DataError
+
+    try:
+        splits = load_dataset(config.data)
+    except DataError as err:
+        log(f"export: parity checks use random inputs (the run's data is not available here: {err.problem})")
+        return None
+    which = "val" if len(splits.val) >= n else "test"
+    if len(getattr(splits, which)) < n:
+        return None
+
+    subset = getattr(splits, which).subset(np.arange(n))
+    transform = make_eval_transform(config.data, splits.mean, splits.std, splits.image_size)
+
+    def inputs_for(resolution: int) -> Any:
+        x, _ = next(iter(EvalLoader(subset, transform, int(resolution), n)))
+        return x.contiguous()
+
+    return inputs_for
+
+
+def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Export the models of `run` (a writable RunDir) as `config.export` says; marks the stage done."""
+    import torch
+
+    from natv2.export.runner import export_finetuned, export_inherited
+
+    ex = config.export
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    inputs_for = parity_inputs(config, max(ex.parity_batches), log)
+    if ex.source == "finetuned":
+        summary = export_finetuned(run.models_dir, ex, {"run_dir": str(run.path), "run_id": run.path.name}, log=log,
+                                   inputs_for=inputs_for)
+    else:
+        summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, log), log=log, inputs_for=inputs_for)
+    for m in summary["models"]:
+        run.log_event(STAGE, "model_exported", name=m["name"], files=m["files"], max_abs_diff=m["max_abs_diff"])
+    run.mark_done(STAGE, n_models=len(summary["models"]))
+    return summary
+
+
+def format_table(summary: dict[str, Any], models_dir: Any) -> list[str]:
+    rows = [f"  {'model':<34} {'latency':>9} {'max |diff|':>10}  files"]
+    for m in summary["models"]:
+        lat = "n/a" if m["latency_ms"] is None else f"{m['latency_ms']:.2f}ms"
+        diff = "n/a" if m["max_abs_diff"] is None else f"{m['max_abs_diff']:.1e}"
+        rows.append(f"  {m['name']:<34} {lat:>9} {diff:>10}  {models_dir}/{m['folder']}/ ({', '.join(sorted(m['files']))})")
+    return rows

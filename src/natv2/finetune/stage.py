@@ -1,0 +1,69 @@
+"""The `finetune` stage over a run directory: final supernet + search output + data -> models/.
+
+What `natv2 finetune` and `natv2 run` call; everything else in natv2.finetune is usable alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from natv2.errors import ConfigError
+
+STAGE = "finetune"
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Post-process the chosen subnets of `run` (a writable natv2.io.rundir.RunDir) with `config` (RunConfig)."""
+    import torch
+
+    from natv2.data import load_dataset
+    from natv2.finetune.data import SplitsDataFactory
+    from natv2.finetune.runner import FinetuneRunner
+    from natv2.finetune.selection import select_subnets
+    from natv2.finetune.sources import load_final_supernet
+
+    ft = config.finetune
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    cands = select_subnets(ft.select, run.path, ft.archive, ft.names, ft.max_subnets)
+    supernet, stem = load_final_supernet(run.path, ft.supernet)
+    splits = load_dataset(config.data)
+    if splits.num_classes != supernet.n_classes:
+        raise ConfigError(f"the supernet has {supernet.n_classes} classes but dataset '{config.data.name}' has "
+                          f"{splits.num_classes}", "fine-tune on the dataset the search used (data.name)")
+    log(f"finetune: {len(cands)} subnet(s) from {cands[0].origin or 'the search'}, supernet {stem}, "
+        f"variants {', '.join(ft.variants)}, up to {ft.max_epochs} epochs (patience {ft.patience})")
+    data_for = SplitsDataFactory(splits, config.data, ft.batch_size, seed=config.run.seed)
+
+    def on_done(s: dict[str, Any]) -> None:
+        run.log_event(STAGE, "subnet_done", name=s["name"], variant=s["variant"], e_star=s["e_star"],
+                      before_test=(s["before"].get("test") or {}).get("top1"),
+                      after_test=(s["after"].get("test") or {}).get("top1"), params=s["params"], macs=s["macs"])
+        log(f"  {s['name']}: E*={s['e_star']}, test top-1 {_pct(s['before'].get('test'))} -> {_pct(s['after'].get('test'))}")
+
+    source = {"run_dir": str(run.path), "run_id": run.path.name, "supernet_checkpoint": str(stem)}
+    runner = FinetuneRunner(ft, supernet, data_for, run.models_dir, seed=config.run.seed, source=source, log=log,
+                            on_done=on_done, device=resolve_device(config.run.device))
+    summary = runner.run(cands)
+    run.mark_done(STAGE, n_models=len(summary["subnets"]))
+    return summary
+
+
+def _pct(result: dict | None) -> str:
+    return "n/a" if not result else f"{100 * result['top1']:.2f}%"
+
+
+def format_table(summary: dict[str, Any]) -> list[str]:
+    rows = [f"  {'model':<34} {'variant':<10} {'params':>9} {'MMACs':>8} {'E*':>4} {'before':>8} {'after':>8}"]
+    for s in summary["subnets"]:
+        rows.append(f"  {s['name']:<34} {s['variant']:<10} {s['params']:>9,d} {s['macs'] / 1e6:>8.2f} {s['e_star']:>4d} "
+                    f"{_pct(s['before'].get('test')):>8} {_pct(s['after'].get('test')):>8}")
+    return rows
