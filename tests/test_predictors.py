@@ -132,8 +132,11 @@ def test_small_archives_reduce_folds_or_name_the_minimum():
     Xtr, ytr, Xte, _ = make_dataset(5, 3, seed=7)
     assert len(create("lgbm").fit(Xtr, ytr).models_) == 5  # 10 folds requested, 5 samples: 5 folds
     assert len(kfold_splits(7, 10, seed=0, min_test=2)) == 3
-    with pytest.raises(InsufficientDataError, match="at least 2 training samples"):
-        create("lgbm").fit(Xtr[:1], ytr[:1])
+    with pytest.raises(InsufficientDataError, match="at least 3 training samples"):
+        create("lgbm").fit(Xtr[:2], ytr[:2])
+    assert len(create("lgbm", folds=1).fit(Xtr[:2], ytr[:2]).models_) == 1
+    with pytest.raises(InsufficientDataError, match="needs at least 4 samples"):
+        kfold_splits(3, 10, seed=0, min_test=2)
     with pytest.raises(InsufficientDataError, match="at least 4"):
         create("adaptive").fit(Xtr[:3], ytr[:3])
     with pytest.raises(InsufficientDataError, match="2 distinct"):
@@ -143,6 +146,11 @@ def test_small_archives_reduce_folds_or_name_the_minimum():
     for name in ALL:
         params = dict(FAST.get(name, {}), **({"epochs": 20} if name == "mlp" else {}))
         assert np.isfinite(create(name, **params).fit(Xtr, ytr).predict(Xte)).all(), name
+    # 5 samples, 2 folds of 2-3 training rows: lgbm (3 rows needed) drops out, rbf is chosen
+    model = create("adaptive", pool=["lgbm", "rbf"]).fit(Xtr, ytr)
+    assert model.chosen == "rbf" and "at least 3" in model.cv_scores["lgbm"]["error"]
+    with pytest.raises(InsufficientDataError, match="no pool member"):
+        create("adaptive", pool=["lgbm"]).fit(Xtr, ytr)
 
 
 def test_bad_inputs_raise_clear_errors():

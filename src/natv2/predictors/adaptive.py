@@ -3,7 +3,9 @@
 Every model in the pool is cross-validated on the same k folds; each fold gives a Kendall tau on its
 held-out samples. The winner maximises mean(tau) - std(tau), preferring a model that ranks well
 *consistently*, and is refitted on all data. A fold whose tau is undefined (a constant prediction
-or constant targets) counts as tau = 0: such a prediction carries no ranking information.
+or constant targets) counts as tau = 0: such a prediction carries no ranking information. A member
+that cannot be fitted on a fold's training part (too few samples for it) is skipped, with its error
+recorded in `cv_scores`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from natv2.errors import ConfigError
-from natv2.predictors.base import Surrogate, check_x, check_xy, child_seeds, kfold_splits, thread_limited
+from natv2.predictors.base import (
+    InsufficientDataError,
+    Surrogate,
+    check_x,
+    check_xy,
+    child_seeds,
+    kfold_splits,
+    thread_limited,
+)
 from natv2.predictors.metrics import kendall_tau
 from natv2.predictors.registry import create, register
 
+nan = float("nan")
 PoolEntry = Union[str, Sequence[Any], Mapping[str, Any]]
 
 
@@ -88,10 +99,19 @@ class AdaptiveSwitching:
         scores = {}
         for label, (name, params), mseed in zip(self.labels, self._entries, member_seeds):
             taus = []
-            for train, test in splits:
-                pred = create(name, seed=mseed, **params).fit(X[train], y[train]).predict(X[test])
-                taus.append(kendall_tau(y[test], pred))
+            try:
+                for train, test in splits:
+                    pred = create(name, seed=mseed, **params).fit(X[train], y[train]).predict(X[test])
+                    taus.append(kendall_tau(y[test], pred))
+            except InsufficientDataError as err:  # this member needs more data than a fold holds
+                scores[label] = {"kendall": [], "mean": nan, "std": nan, "score": -np.inf, "error": err.problem}
+                continue
             scores[label] = score_folds(taus)
+        if all(s["score"] == -np.inf for s in scores.values()):
+            raise InsufficientDataError(
+                f"adaptive: no pool member can be cross-validated on {len(y)} samples ({splits[0][0].size} per fold)",
+                "evaluate more architectures first, or use fewer folds",
+            )
         winner = self.labels.index(select_winner(scores))
         name, params = self._entries[winner]
         self.model_ = create(name, seed=member_seeds[winner], **params).fit(X, y)

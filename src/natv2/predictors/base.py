@@ -72,21 +72,34 @@ def child_seeds(seed: int, count: int) -> list[int]:
     return [int(s) for s in state]
 
 
-def kfold_splits(n: int, folds: int, seed: int, min_test: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+def _fold_count(n: int, folds: int, min_test: int, min_train: int) -> int:
+    """Folds actually usable for n samples (0 if none): at most `folds`, test folds >= min_test rows,
+    training parts >= min_train rows."""
+    k = min(folds, n // min_test)
+    if k < 2 or n - -(-n // k) < min_train:
+        return 0
+    return k
+
+
+def kfold_splits(
+    n: int, folds: int, seed: int, min_test: int = 1, min_train: int = 1
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Shuffled k-fold (train, test) index pairs.
 
     With few samples the fold count is reduced so every test fold holds at least `min_test` samples
-    and every training part at least one; fewer than 2 folds' worth of samples raises.
+    and every training part at least `min_train`; when even 2 folds cannot, it raises naming the
+    minimum number of samples.
     """
     if folds < 2:
         raise ValueError(f"k-fold needs at least 2 folds, got {folds}")
-    minimum = 2 * min_test
-    if n < minimum:
+    k = _fold_count(n, folds, min_test, min_train)
+    if k == 0:
+        candidates = range(2, 2 * (min_test + min_train) + 2)
+        minimum = next(m for m in candidates if _fold_count(m, folds, min_test, min_train))
         raise InsufficientDataError(
             f"{folds}-fold cross-validation needs at least {minimum} samples, got {n}",
             "evaluate more architectures first",
         )
-    k = min(folds, n // min_test)
     perm = np.random.default_rng(seed).permutation(n)
     parts = np.array_split(perm, k)
     return [(np.sort(np.concatenate(parts[:i] + parts[i + 1 :])), np.sort(part)) for i, part in enumerate(parts)]

@@ -42,11 +42,12 @@ class LGBMEnsemble:
     def fit(self, X: np.ndarray, y: np.ndarray) -> "LGBMEnsemble":
         from lightgbm import LGBMRegressor  # imported here so `import natv2.predictors` stays light
 
-        X, y = check_xy(X, y, "lgbm", min_samples=2 if self.folds > 1 else 1)
+        # LightGBM needs 2 rows per model: k-fold members need 3 samples in all, a single model 2
+        X, y = check_xy(X, y, "lgbm", min_samples=3 if self.folds > 1 else 2)
         self._scaler = TargetScaler.fit(y)
         z = self._scaler.transform(y)
         splits = (
-            kfold_splits(len(y), self.folds, self.seed)
+            kfold_splits(len(y), self.folds, self.seed, min_train=2)
             if self.folds > 1
             else [(np.arange(len(y)), np.arange(0))]
         )
