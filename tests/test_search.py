@@ -349,3 +349,19 @@ def test_nsga2_reaches_the_known_front_of_an_integer_zdt1():
     assert igd < 0.05, f"IGD {igd:.3f}"
     bounds = [(0.0, 1.0), (0.0, 1.0)]
     assert hypervolume(nd, bounds) > 0.97 * hypervolume(true, bounds)
+
+
+def test_reference_directions_are_cached_on_disk(tmp_path, monkeypatch):
+    from natv2.search import survival
+
+    import pymoo.util.ref_dirs as ref_dirs
+
+    calls = []
+    monkeypatch.setattr(ref_dirs, "get_reference_directions", lambda *a, **k: calls.append(a) or np.full((6, 2), 0.25))
+    monkeypatch.setenv("NATV2_CACHE_DIR", str(tmp_path))
+    first = survival._riesz.__wrapped__(2, 6, 3)
+    assert calls == [("energy", 2, 6)] and first.shape == (6, 2)
+    files = list((tmp_path / "ref_dirs").glob("*.npy"))
+    assert [f.name for f in files] == ["energy_m2_n6_s3.npy"]
+    np.save(files[0], first * 0 + 0.5)  # a cached file is what the next process reads
+    assert np.all(survival._riesz.__wrapped__(2, 6, 3) == 0.5) and len(calls) == 1

@@ -7,16 +7,43 @@ so survival is reproducible from (seed, iteration, step).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from natv2.io.atomic import atomic_write_with
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("NATV2_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "natv2")
+    return Path(root) / "ref_dirs"
 
 
 @lru_cache(maxsize=32)
 def _riesz(n_obj: int, n_points: int, seed: int) -> np.ndarray:
+    """Computed once per (n_obj, n_points, seed) and kept in memory and in the user cache (plain .npy)."""
+    path = _cache_dir() / f"energy_m{n_obj}_n{n_points}_s{seed}.npy"
+    try:
+        dirs = np.load(path, allow_pickle=False)
+        if dirs.shape == (n_points, n_obj) and np.all(np.isfinite(dirs)):
+            return dirs
+    except (OSError, ValueError):
+        pass
     from pymoo.util.ref_dirs import get_reference_directions
 
-    return get_reference_directions("energy", n_obj, n_points, seed=seed)
+    dirs = np.asarray(get_reference_directions("energy", n_obj, n_points, seed=seed), dtype=np.float64)
+    try:
+        atomic_write_with(path, lambda tmp: _save_npy(tmp, dirs))
+    except OSError:  # a read-only home only costs the recomputation next time
+        pass
+    return dirs
+
+
+def _save_npy(tmp: str, arr: np.ndarray) -> None:
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
 
 
 def riesz_directions(n_obj: int, n_points: int, seed: int = 42) -> np.ndarray:
