@@ -1,9 +1,13 @@
 """Batched augmentation on uint8 tensors: one vectorised pass per batch, no per-image loop.
 
-Training: a crop strategy (pad-and-crop, random-resized-crop, or none) that also resizes to the
-batch's resolution and folds in the horizontal flip, then normalisation. Output: float32,
-N x 3 x r x r in channels_last memory format (what MobileNet-style nets run fastest on, on CPU).
-Evaluation: a resize strategy (plain resize, or resize to ceil(r / 0.875) + centre crop).
+Every transform here is "take a box of each source image, flip it or not, and resample it to
+r x r": pad-and-crop (a box shifted into the zero padding), random-resized-crop (a random box),
+plain resize (the whole image) and resize + centre crop (a centred box). So there is one
+engine: per-image separable resampling matrices (a triangle/bilinear filter, widened when
+shrinking so downscaling is antialiased, like Pillow's), applied to the whole batch with two
+batched matrix products. Normalisation is folded in on the small input side, and the output
+comes out float32, N x 3 x r x r, already in channels_last memory format (what MobileNet-style
+nets run fastest on, on CPU).
 
 All randomness comes from an explicit torch.Generator, so a batch is reproducible from a seed.
 """
@@ -11,111 +15,129 @@ All randomness comes from an explicit torch.Generator, so a batch is reproducibl
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from natv2.data.config import DataConfig
 from natv2.errors import ConfigError
 
-CL = torch.channels_last
+Size = tuple[int, int]
 
 
-def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of a float batch; antialiased when shrinking; a no-op at the same size."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+@dataclass(frozen=True)
+class Boxes:
+    """One source box per image, in pixel units of the (padded) source: left, top, width, height
+    (float tensors of shape N). `pad` is the zero padding the boxes may reach into."""
+
+    x0: torch.Tensor
+    y0: torch.Tensor
+    w: torch.Tensor
+    h: torch.Tensor
+    pad: int = 0
+
+
+def resample_weights(start: torch.Tensor, length: torch.Tensor, out: int, size: int, flip: torch.Tensor | None = None) -> torch.Tensor:
+    """N x out x size matrices mapping `size` source pixels to `out` samples of [start, start +
+    length). Triangle filter of radius max(1, length / out): bilinear when enlarging, an
+    antialiasing filter when shrinking. Rows are normalised; a row entirely outside is zero."""
+    step = length / out
+    centres = start[:, None] + (torch.arange(out, dtype=torch.float32) + 0.5) * step[:, None] - 0.5
+    if flip is not None:
+        centres = torch.where(flip[:, None], centres.flip(1), centres)
+    radius = step.clamp(min=1.0)[:, None, None]
+    taps = torch.arange(size, dtype=torch.float32)
+    w = (1.0 - (centres[:, :, None] - taps).abs() / radius).clamp_(min=0.0)
+    return w / w.sum(dim=-1, keepdim=True).clamp_(min=1e-12)
 
 
 class Normalize:
-    """(x / 255 - mean) / std as one fused multiply-add: x * scale + bias."""
+    """(x / 255 - mean) / std as x * scale + bias; also the value zero padding takes."""
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        std_t = torch.tensor(std, dtype=torch.float32)
-        self.scale = (1.0 / (255.0 * std_t)).view(1, -1, 1, 1)
-        self.bias = (-torch.tensor(mean, dtype=torch.float32) / std_t).view(1, -1, 1, 1)
+        std_t = torch.tensor(list(std), dtype=torch.float32)
+        if std_t.numel() == 0 or bool((std_t <= 0).any()):
+            raise ConfigError(f"channel std {list(std)} must be positive", fix="check the dataset statistics.")
+        self.scale = 1.0 / (255.0 * std_t)
+        self.bias = -torch.tensor(list(mean), dtype=torch.float32) / std_t
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.addcmul(self.bias, x, self.scale)
-        return out.contiguous(memory_format=CL)
+        """Normalise an N x C x H x W tensor in 0..255 units (reference path, used in tests)."""
+        return torch.addcmul(self.bias.view(1, -1, 1, 1), x.float(), self.scale.view(1, -1, 1, 1))
+
+
+def resample(images: torch.Tensor, boxes: Boxes, size: Size, norm: Normalize, flip: torch.Tensor | None = None) -> torch.Tensor:
+    """Crop `boxes` out of uint8 `images` (N x C x H x W), flip where `flip`, resize to `size`,
+    normalise: float32 N x C x size, channels_last. Two batched matmuls, no per-image loop."""
+    n, c, h, w = images.shape
+    p = boxes.pad
+    hp, wp = h + 2 * p, w + 2 * p
+    # Normalised source in (N, W, H, C) layout, padded with the normalised value of black.
+    src = torch.empty((n, wp, hp, c), dtype=torch.float32)
+    if p:
+        src.copy_(norm.bias.expand_as(src))
+    torch.addcmul(norm.bias, images.permute(0, 3, 2, 1), norm.scale, out=src[:, p : p + w, p : p + h])
+    rx = resample_weights(boxes.x0 + p, boxes.w, size[1], wp, flip)  # N, rw, Wp
+    ry = resample_weights(boxes.y0 + p, boxes.h, size[0], hp)  # N, rh, Hp
+    t = torch.bmm(rx, src.view(n, wp, hp * c))  # N, rw, Hp*C
+    t = t.view(n, size[1], hp, c).transpose(1, 2).reshape(n, hp, size[1] * c)  # N, Hp, rw*C
+    out = torch.bmm(ry, t)  # N, rh, rw*C  == (N, H, W, C) memory
+    return out.view(n, size[0], size[1], c).permute(0, 3, 1, 2)  # NCHW view over channels_last memory
+
+
+# -- training crops --------------------------------------------------------------------------
 
 
 class CropStrategy(Protocol):
-    """Crop (and flip where `flip` is True) a uint8 batch and resize it to `size`: float32 in
-    0..255 units."""
+    """Draw one source box per image of an N-image batch of h x w images."""
 
-    def __call__(
-        self, images: torch.Tensor, size: tuple[int, int], flip: torch.Tensor | None, gen: torch.Generator
-    ) -> torch.Tensor: ...
+    def boxes(self, n: int, h: int, w: int, gen: torch.Generator) -> Boxes: ...
 
 
 class PadCrop:
-    """CIFAR-style: zero-pad by `pad` pixels, crop the native size at a random offset, flip.
-    The crop and flip are one gather (torch.take) with per-image offsets; its index tensor is
-    laid out N, H, W, C so the result is channels_last without another copy."""
+    """CIFAR-style: zero-pad by `pad` pixels, take a native-size window at a random integer
+    offset. At the native resolution this is an exact pixel shift."""
 
     def __init__(self, pad: int = 4) -> None:
         if pad < 0:
             raise ConfigError(f"data.pad={pad} is negative", fix="use 0 or more pixels.")
         self.pad = pad
 
-    def __call__(self, images, size, flip, gen):
-        n, c, h, w = images.shape
+    def boxes(self, n, h, w, gen):
         p = self.pad
-        padded = F.pad(images, (p, p, p, p)) if p else images.contiguous()
-        hp, wp = h + 2 * p, w + 2 * p
-        oy = torch.randint(0, 2 * p + 1, (n,), generator=gen)
-        ox = torch.randint(0, 2 * p + 1, (n,), generator=gen)
-        cols = torch.arange(w).expand(n, w)
-        if flip is not None:
-            cols = torch.where(flip[:, None], (w - 1) - cols, cols)
-        start = torch.arange(n) * (c * hp * wp) + oy * wp + ox  # (n,)
-        idx = (start[:, None] + cols).view(n, 1, w, 1)  # n, 1, W, 1
-        idx = idx + (torch.arange(h) * wp).view(1, h, 1, 1)  # n, H, W, 1
-        idx = idx + (torch.arange(c) * (hp * wp)).view(1, 1, 1, c)  # n, H, W, C
-        crop = torch.take(padded, idx).permute(0, 3, 1, 2)  # NCHW view, channels_last storage
-        return resize(crop.to(torch.float32), size)
+        oy = torch.randint(0, 2 * p + 1, (n,), generator=gen).float() - p
+        ox = torch.randint(0, 2 * p + 1, (n,), generator=gen).float() - p
+        return Boxes(ox, oy, torch.full((n,), float(w)), torch.full((n,), float(h)), pad=p)
 
 
 class RandomResizedCrop:
-    """Inception-style crop: area fraction ~ U(scale), aspect ratio log-uniform in `ratio`,
-    uniform position; resampled to `size` bilinearly with one affine grid per image and one
-    grid_sample call for the batch. Crops are clamped to the image rather than re-drawn."""
+    """Inception-style: area fraction ~ U(scale), aspect ratio log-uniform in `ratio`, uniform
+    position. A box larger than the image is clamped to it rather than re-drawn."""
 
     def __init__(self, scale: tuple[float, float] = (0.35, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> None:
         if not 0.0 < scale[0] <= scale[1] <= 1.0:
             raise ConfigError(f"crop scale {scale} is not within (0, 1]", fix="set data.crop_scale_min in (0, 1].")
         self.scale, self.log_ratio = scale, (math.log(ratio[0]), math.log(ratio[1]))
 
-    def __call__(self, images, size, flip, gen):
-        n, _, h, w = images.shape
-        u = torch.rand(4, n, generator=gen, dtype=torch.float64)
+    def boxes(self, n, h, w, gen):
+        u = torch.rand(4, n, generator=gen)
         area = self.scale[0] + (self.scale[1] - self.scale[0]) * u[0]
-        ar = torch.exp(self.log_ratio[0] + (self.log_ratio[1] - self.log_ratio[0]) * u[1])
-        cw = torch.sqrt(area * ar).clamp(max=1.0)  # crop width / image width
-        ch = torch.sqrt(area / ar).clamp(max=1.0)
-        cx = -1.0 + cw + u[2] * (2.0 - 2.0 * cw)  # crop centre in [-1, 1] coordinates
-        cy = -1.0 + ch + u[3] * (2.0 - 2.0 * ch)
-        sx = cw if flip is None else torch.where(flip, -cw, cw)
-        theta = torch.zeros(n, 2, 3, dtype=torch.float32)
-        theta[:, 0, 0], theta[:, 0, 2] = sx.float(), cx.float()
-        theta[:, 1, 1], theta[:, 1, 2] = ch.float(), cy.float()
-        x = images.to(torch.float32).contiguous(memory_format=CL)
-        grid = F.affine_grid(theta, [n, x.shape[1], size[0], size[1]], align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        aspect = torch.exp(self.log_ratio[0] + (self.log_ratio[1] - self.log_ratio[0]) * u[1])
+        bw = (torch.sqrt(area * aspect).clamp(max=1.0)) * w
+        bh = (torch.sqrt(area / aspect).clamp(max=1.0)) * h
+        return Boxes(u[2] * (w - bw), u[3] * (h - bh), bw, bh)
 
 
 class NoCrop:
-    """The whole image, flipped where asked, resized to `size`."""
+    """The whole image."""
 
-    def __call__(self, images, size, flip, gen):
-        x = images.to(torch.float32)
-        if flip is not None:
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-        return resize(x.contiguous(memory_format=CL), size)
+    def boxes(self, n, h, w, gen):
+        return _full_boxes(n, h, w)
+
+
+def _full_boxes(n: int, h: int, w: int) -> Boxes:
+    return Boxes(torch.zeros(n), torch.zeros(n), torch.full((n,), float(w)), torch.full((n,), float(h)))
 
 
 CROPS: dict[str, Callable[[DataConfig], CropStrategy]] = {
@@ -125,7 +147,7 @@ CROPS: dict[str, Callable[[DataConfig], CropStrategy]] = {
 }
 
 
-def _size(resolution: int | tuple[int, int]) -> tuple[int, int]:
+def _size(resolution: int | Size) -> Size:
     return (resolution, resolution) if isinstance(resolution, int) else (int(resolution[0]), int(resolution[1]))
 
 
@@ -133,42 +155,44 @@ class TrainTransform:
     """Crop + flip + resize + normalise a uint8 batch in one vectorised pass."""
 
     def __init__(self, crop: CropStrategy, mean: Sequence[float], std: Sequence[float], hflip: bool = True) -> None:
-        self.crop, self.normalize, self.hflip = crop, Normalize(mean, std), hflip
+        self.crop, self.norm, self.hflip = crop, Normalize(mean, std), hflip
 
-    def __call__(self, images: torch.Tensor, resolution: int | tuple[int, int], gen: torch.Generator) -> torch.Tensor:
-        flip = torch.rand(images.shape[0], generator=gen) < 0.5 if self.hflip else None
-        return self.normalize(self.crop(images, _size(resolution), flip, gen))
+    def __call__(self, images: torch.Tensor, resolution: int | Size, gen: torch.Generator) -> torch.Tensor:
+        n, _, h, w = images.shape
+        flip = torch.rand(n, generator=gen) < 0.5 if self.hflip else None
+        return resample(images, self.crop.boxes(n, h, w, gen), _size(resolution), self.norm, flip)
+
+
+# -- evaluation ------------------------------------------------------------------------------
 
 
 class EvalResize(Protocol):
-    """Bring a uint8 batch to `size` deterministically: float32 in 0..255 units."""
+    """The deterministic source box that evaluation at `size` uses."""
 
-    def __call__(self, images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor: ...
+    def boxes(self, n: int, h: int, w: int, size: Size) -> Boxes: ...
 
 
 class ResizeOnly:
-    """Resize the whole image to r x r (small images whose native size is the working size)."""
+    """The whole image resized to r x r (small images, whose native size is the working size)."""
 
-    def __call__(self, images, size):
-        return resize(images.to(torch.float32).contiguous(memory_format=CL), size)
+    def boxes(self, n, h, w, size):
+        return _full_boxes(n, h, w)
 
 
 class ResizeCenterCrop:
-    """ImageNet-style: resize the shorter side to ceil(r / ratio), then centre crop r x r."""
+    """ImageNet-style: resize the shorter side to ceil(r / ratio), centre-crop r x r; done as one
+    resampling of the equivalent centred source box."""
 
     def __init__(self, ratio: float = 0.875) -> None:
         if not 0.0 < ratio <= 1.0:
             raise ConfigError(f"data.eval_crop_ratio={ratio} is not in (0, 1]", fix="use e.g. 0.875.")
         self.ratio = ratio
 
-    def __call__(self, images, size):
-        h, w = images.shape[-2:]
-        short = math.ceil(max(size) / self.ratio)
-        scale = short / min(h, w)
-        inter = (max(size[0], round(h * scale)), max(size[1], round(w * scale)))
-        x = resize(images.to(torch.float32).contiguous(memory_format=CL), inter)
-        top, left = (inter[0] - size[0]) // 2, (inter[1] - size[1]) // 2
-        return x[:, :, top : top + size[0], left : left + size[1]]
+    def boxes(self, n, h, w, size):
+        scale = math.ceil(max(size) / self.ratio) / min(h, w)  # resized / source
+        bh, bw = min(h, size[0] / scale), min(w, size[1] / scale)
+        return Boxes(torch.full((n,), (w - bw) / 2), torch.full((n,), (h - bh) / 2),
+                     torch.full((n,), float(bw)), torch.full((n,), float(bh)))
 
 
 EVAL_RESIZES: dict[str, Callable[[DataConfig], EvalResize]] = {
@@ -184,10 +208,12 @@ class EvalTransform:
     """Resize strategy + normalisation, no randomness."""
 
     def __init__(self, strategy: EvalResize, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.strategy, self.normalize = strategy, Normalize(mean, std)
+        self.strategy, self.norm = strategy, Normalize(mean, std)
 
-    def __call__(self, images: torch.Tensor, resolution: int | tuple[int, int]) -> torch.Tensor:
-        return self.normalize(self.strategy(images, _size(resolution)))
+    def __call__(self, images: torch.Tensor, resolution: int | Size) -> torch.Tensor:
+        n, _, h, w = images.shape
+        size = _size(resolution)
+        return resample(images, self.strategy.boxes(n, h, w, size), size, self.norm)
 
 
 def make_train_transform(cfg: DataConfig, mean: Sequence[float], std: Sequence[float]) -> TrainTransform:
@@ -198,12 +224,14 @@ def make_train_transform(cfg: DataConfig, mean: Sequence[float], std: Sequence[f
     return TrainTransform(crop, mean, std, hflip=cfg.hflip)
 
 
-def make_eval_transform(
-    cfg: DataConfig, mean: Sequence[float], std: Sequence[float], native_size: tuple[int, int]
-) -> EvalTransform:
-    mode = cfg.eval_resize
-    if mode == "auto":
-        mode = "resize_center_crop" if max(native_size) > AUTO_CENTER_CROP_ABOVE else "resize"
+def eval_mode(cfg: DataConfig, native_size: Size) -> str:
+    if cfg.eval_resize == "auto":
+        return "resize_center_crop" if max(native_size) > AUTO_CENTER_CROP_ABOVE else "resize"
+    return cfg.eval_resize
+
+
+def make_eval_transform(cfg: DataConfig, mean: Sequence[float], std: Sequence[float], native_size: Size) -> EvalTransform:
+    mode = eval_mode(cfg, native_size)
     try:
         strategy = EVAL_RESIZES[mode](cfg)
     except KeyError:

@@ -91,7 +91,7 @@ class TrainLoader:
             b = idx[step * self.batch_size : (step + 1) * self.batch_size]
             gen = seeded_generator(self.seed, _AUGMENT, epoch, step, self.rank)
             r = self.resolution(epoch, step)
-            yield self.transform(self.split.images[b], r, gen), self.split.labels[b]
+            yield self.transform(self.split.images.index_select(0, b), r, gen), self.split.labels.index_select(0, b)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.batches(self.epoch)
@@ -130,7 +130,7 @@ class EvalLoader:
         kept = []
         for lo in range(0, len(self.idx), self.batch_size):
             b = self.idx[lo : lo + self.batch_size]
-            item = (self.transform(self.split.images[b], self.resolution), self.split.labels[b])
+            item = (self.transform(self.split.images.index_select(0, b), self.resolution), self.split.labels.index_select(0, b))
             if self.keep:
                 kept.append(item)
             yield item
@@ -161,7 +161,7 @@ class CalibrationSampler:
         for i, lo in enumerate(range(0, len(self.indices), self.batch_size)):
             b = self.indices[lo : lo + self.batch_size]
             gen = seeded_generator(self.seed, _CALIB_AUG, resolution, i)
-            yield self.transform(self.split.images[b], resolution, gen)
+            yield self.transform(self.split.images.index_select(0, b), resolution, gen)
 
 
 # -- factories from a DataConfig -------------------------------------------------------------
