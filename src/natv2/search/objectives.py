@@ -116,13 +116,10 @@ def _measured_latency(ctx: ObjectiveContext) -> CostFn:
             "objective 'latency' (measured) needs a supernet to extract subnets from",
             "pass supernet=<supernet>, or use 'lut_latency' with a latency table",
         )
-    from natv2.measure.latency import measure_latency
+    from natv2.measure.latency import measure_subnet_latency
 
-    def measure(cfg: SubnetConfig) -> float:
-        supernet.set_active_subnet(cfg)
-        return float(measure_latency(supernet.extract_subnet(), cfg.r, threads=1).median_ms)
-
-    return measure
+    options = dict(ctx.extra.get("latency_options", {"threads": 1}))
+    return lambda cfg: float(measure_subnet_latency(supernet, cfg, **options).median_ms)
 
 
 ObjectiveSpec = Union[str, Objective, tuple]
