@@ -105,11 +105,17 @@ def test_second_load_comes_from_cache_and_edits_invalidate_it(tmp_path, monkeypa
     root = copy_cifar_subset(tmp_path / "img", ["cat", "dog"], n_train=10, n_test=4)
     cfg = DataConfig(name="imagefolder", root=str(root), cache_dir=str(tmp_path / "cache"), val_size=4)
     calls = decode_calls(monkeypatch)
+    import natv2.data.load as load_mod
+
+    stats_calls = []
+    real_stats = load_mod.channel_stats
+    monkeypatch.setattr(load_mod, "channel_stats", lambda x: stats_calls.append(1) or real_stats(x))
     first = load_dataset(cfg)
-    assert len(calls) == 28
+    assert len(calls) == 28 and len(stats_calls) == 1
     calls.clear()
     second = load_dataset(cfg)
     assert calls == []  # served from the cache, nothing decoded
+    assert len(stats_calls) == 1 and second.mean == first.mean and second.std == first.std  # stats cached too
     assert first.cache_path == second.cache_path and (Path(first.cache_path) / "manifest.json").is_file()
     assert np.array_equal(first.train.images.numpy(), second.train.images.numpy())
     # replacing one file's content changes the key: decoded again, and the new pixels show up

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from natv2.data.raw import RawDataset, RawSplit
-from natv2.io import read_json
+from natv2.io import atomic_write_json, read_json
 
 # Bump when decoding changes in a way that alters the arrays (old entries are then ignored).
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
+STATS = "stats.json"
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -118,3 +119,29 @@ class DecodeCache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    # Channel statistics of a training subset (tag: which subset), kept beside the arrays so a
+    # cached load does not re-scan 150 MB. Concurrent writers may drop each other's entries;
+    # a dropped entry is only recomputed.
+    @staticmethod
+    def load_stats(folder: Path, tag: str) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        try:
+            entry = read_json(folder / STATS).get(tag)
+            return (tuple(entry["mean"]), tuple(entry["std"])) if entry else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    @staticmethod
+    def save_stats(folder: Path, tag: str, stats: tuple[tuple[float, ...], tuple[float, ...]]) -> None:
+        if not (folder / MANIFEST).is_file():
+            return
+        try:
+            table = read_json(folder / STATS)
+            table = table if isinstance(table, dict) else {}
+        except (OSError, ValueError):
+            table = {}
+        table[tag] = {"mean": list(stats[0]), "std": list(stats[1])}
+        try:
+            atomic_write_json(folder / STATS, table)
+        except OSError:
+            pass  # a read-only cache still works, it just recomputes

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -58,9 +60,18 @@ def _empty_like(split: ImageSplit) -> ImageSplit:
     return ImageSplit(split.images[:0], split.labels[:0])
 
 
-def split_dataset(raw: RawDataset, cfg: DataConfig, cache_path: str = "") -> DatasetSplits:
-    """Apply the validation hold-out and train_subset of `cfg` to a decoded dataset."""
+StatsFn = Callable[[torch.Tensor, str], "tuple[tuple[float, ...], tuple[float, ...]]"]
+
+
+def _compute_stats(images: torch.Tensor, tag: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return channel_stats(images)
+
+
+def split_dataset(raw: RawDataset, cfg: DataConfig, cache_path: str = "", stats: StatsFn = _compute_stats) -> DatasetSplits:
+    """Apply the validation hold-out and train_subset of `cfg` to a decoded dataset. `stats`
+    gives the training images' channel mean/std; its tag names the exact training subset."""
     full = _to_split(raw.splits["train"])
+    n_val = None
     if "val" in raw.splits:  # the source ships its own validation split
         train, val = full, _to_split(raw.splits["val"])
     else:
@@ -79,7 +90,8 @@ def split_dataset(raw: RawDataset, cfg: DataConfig, cache_path: str = "") -> Dat
             _, chosen = stratified_holdout(train.labels.numpy(), n, seed)
             train = train.subset(chosen)
     test = _to_split(raw.splits["test"]) if "test" in raw.splits else _empty_like(full)
-    mean, std = channel_stats(train.images)
+    tag = f"val={n_val}/seed={cfg.split_seed}/subset={cfg.train_subset}"
+    mean, std = stats(train.images, tag)
     return DatasetSplits(
         name=cfg.name, train=train, val=val, test=test, classes=list(raw.classes), mean=mean, std=std,
         source=raw.description, cache_path=cache_path, skipped=list(raw.skipped),
@@ -93,4 +105,13 @@ def load_dataset(cfg: DataConfig) -> DatasetSplits:
     source has its own; the official test split is never mixed in. Bad input raises DataError.
     """
     raw, cache_path = load_raw(cfg)
-    return split_dataset(raw, cfg, cache_path)
+    cache = DecodeCache(cache_root(cfg.cache_dir))
+
+    def cached_stats(images: torch.Tensor, tag: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        found = cache.load_stats(Path(cache_path), tag)
+        if found is None:
+            found = channel_stats(images)
+            cache.save_stats(Path(cache_path), tag, found)
+        return found
+
+    return split_dataset(raw, cfg, cache_path, cached_stats)
