@@ -545,3 +545,18 @@ def test_raw_dataset_rejects_labels_out_of_range():
 
     with pytest.raises(ValueError):
         RawDataset({"train": RawSplit(np.zeros((2, 3, 4, 4), np.uint8), np.array([0, 3]))}, ["a", "b"], "x")
+
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_real_fashion_mnist_from_the_debian_package(tmp_path, monkeypatch):
+    monkeypatch.delenv("NATV2_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    s = load_dataset(DataConfig(name="fashion-mnist", cache_dir=str(tmp_path / "c"), val_size=5000))
+    assert s.source.endswith(f"at {DEBIAN_FASHION})")
+    assert (len(s.train), len(s.val), len(s.test)) == (55000, 5000, 10000)
+    assert s.test.class_counts(10) == [1000] * 10 and s.val.class_counts(10) == [500] * 10
+    assert abs(s.mean[0] - 0.2860) < 0.001 and abs(s.std[0] - 0.3530) < 0.001
