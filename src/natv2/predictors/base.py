@@ -155,9 +155,10 @@ def mean_over_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
 def thread_limited(method: Callable[..., T]) -> Callable[..., T]:
     """Run a fit/predict method with at most `self.threads` BLAS/OpenMP threads (None: leave as is).
 
-    Surrogate matrices are small (hundreds of rows), so extra threads add synchronisation, not speed;
-    on a shared 2-core machine two spinning BLAS threads made a GP fit 6x more expensive in CPU time
-    (bench/predictors.py). The limit is restored on exit; it costs about 3 ms per call.
+    Surrogate matrices are small (hundreds of rows), so extra threads add synchronisation, not speed:
+    on a shared 2-core machine a GP fit took 2.6x the CPU time with two BLAS threads as with one
+    (bench/predictors.py). The limit is restored on exit. Finding the thread pools costs a few ms, so
+    each fit looks them up once (after its imports) and predict reuses that lookup.
     """
 
     @functools.wraps(method)
@@ -165,9 +166,13 @@ def thread_limited(method: Callable[..., T]) -> Callable[..., T]:
         threads = getattr(self, "threads", None)
         if threads is None:
             return method(self, *args, **kwargs)
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
 
-        with threadpool_limits(limits=int(threads)):
+        controller = None if method.__name__ == "fit" else getattr(self, "_thread_pools", None)
+        if controller is None:
+            controller = ThreadpoolController()
+            self._thread_pools = controller
+        with controller.limit(limits=int(threads)):
             return method(self, *args, **kwargs)
 
     return wrapper
