@@ -59,7 +59,7 @@ def bench_lut(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     table = LatencyTable.build(
         args.arch, args.n_classes, args.width, (args.r,), device=args.device, threads=args.threads,
-        warmup=args.warmup, runs=args.runs, space=sn.space,
+        warmup=args.warmup, runs=args.runs, space=sn.space, rounds=args.rounds,
     )
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -79,7 +79,7 @@ def bench_lut(args: argparse.Namespace) -> None:
     print(f"date: {dt.date.today()}  machine: {platform.node()} / {device_name(args.device)}  torch {torch.__version__}")
     print(f"command: python {' '.join(sys.argv)}")
     print(
-        f"table: {table.meta['n_entries']} layers, built in {build_s:.1f} s (warmup {args.warmup}, runs {args.runs}); "
+        f"table: {table.meta['n_entries']} layers, built in {build_s:.1f} s (warmup {args.warmup}, runs {args.runs}, rounds {args.rounds}); "
         f"calibration on {args.n_calib} other subnets {cal_s:.1f} s (scale {cal['scale']:.3f}, offset {cal['offset_ms']:+.3f} ms); "
         f"validation of {rep.n} subnets {val_s:.1f} s"
     )
@@ -114,6 +114,7 @@ def main() -> None:
     lut.add_argument("--seed", type=int, default=0)
     lut.add_argument("--warmup", type=int, default=10)
     lut.add_argument("--runs", type=int, default=50)
+    lut.add_argument("--rounds", type=int, default=5, help="interleaved rounds the runs are split over")
     lut.add_argument("--n-calib", type=int, default=10, help="subnets for the affine calibration (other seed)")
     lut.add_argument("--out", default=None, help="save the (calibrated) table here (.json / .yaml)")
     lut.add_argument("--report", default=None, help="save predictions and measurements here (.json)")

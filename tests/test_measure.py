@@ -340,3 +340,12 @@ def test_calibrated_table_is_a_positive_affine_map_of_the_sum():
     assert order(cal) == order(table)
     with pytest.raises(ValueError):
         table.calibrate(sn, n=1)
+
+
+def test_interleaved_times_gives_each_item_its_runs():
+    from natv2.measure.latency import interleaved_times
+
+    items = [(torch.nn.Conv2d(3, 4, 3).eval(), torch.zeros(1, 3, 8, 8)), (torch.nn.Identity(), torch.zeros(2))]
+    times = interleaved_times(items, warmup=1, runs=7, rounds=3)
+    assert [len(t) for t in times] == [7, 7] and all(v >= 0 for t in times for v in t)
+    assert [len(t) for t in interleaved_times(items, warmup=0, runs=2, rounds=5)] == [2, 2]  # rounds capped at runs

@@ -12,7 +12,7 @@ import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -94,6 +94,22 @@ def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, runs: int) -> 
             module(x)
             _sync(dev)
             times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def interleaved_times(items: Sequence[tuple[nn.Module, torch.Tensor]], warmup: int, runs: int, rounds: int) -> list[list[float]]:
+    """Per-item pass times (ms) measured round-robin: every item gets `runs` timed passes split over
+    `rounds` visits (one untimed pass at each visit). Interleaving spreads slow phases of a shared or
+    throttling machine over all items instead of biasing whichever item ran during them."""
+    rounds = max(1, min(int(rounds), int(runs)))
+    for module, x in items:
+        time_forward(module, x, warmup, 0)
+    times: list[list[float]] = [[] for _ in items]
+    base, extra = divmod(int(runs), rounds)
+    for r in range(rounds):
+        n = base + (1 if r < extra else 0)
+        for i, (module, x) in enumerate(items):
+            times[i].extend(time_forward(module, x, 1, n))
     return times
 
 

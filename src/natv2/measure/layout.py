@@ -237,7 +237,3 @@ def layer_plan(family: ArchFamily, cfg: SubnetConfig, n_classes: int) -> list[La
     c1, c2 = wd.heads[n_run - 1]
     plan.append(Layer("exit_head", c_last, c2, sizes[n_run], act="h_swish", extra=(c1, c2, n_classes)))
     return plan
-
-
-def mbconv_mid(layer: Layer) -> int:
-    return mid_channels(layer.cin, layer.e)

@@ -24,14 +24,7 @@ from torch import nn
 from natv2.errors import ConfigError
 from natv2.io import atomic_write_json, atomic_write_text, read_json
 from natv2.measure.blocks import build_layer, layer_input_shape
-from natv2.measure.latency import (
-    device_name,
-    make_input,
-    measure_latency,
-    prepare,
-    time_forward,
-    torch_threads,
-)
+from natv2.measure.latency import device_name, interleaved_times, make_input, prepare, torch_threads
 from natv2.measure.layout import Layer, get_family, layer_plan
 from natv2.space import N_LAYERS, N_STAGES, SearchSpace, SubnetConfig
 
@@ -72,11 +65,15 @@ def distinct_layers(arch: str, n_classes: int, space: SearchSpace) -> list[Layer
     return list(seen)
 
 
-def time_layer(layer: Layer, device: torch.device, warmup: int, runs: int, channels_last: bool, batch_size: int = 1) -> float:
-    """Median latency (ms) of one layer's module."""
-    net = prepare(build_layer(layer), device, channels_last, copy_module=False)
-    x = make_input(layer_input_shape(layer, batch_size), device, channels_last)
-    return float(np.median(time_forward(net, x, warmup, runs)))
+def time_layers(
+    layers: Sequence[Layer], device: torch.device, warmup: int, runs: int, channels_last: bool, batch_size: int = 1, rounds: int = 5
+) -> list[float]:
+    """Median latency (ms) of each layer's stand-alone module, measured in interleaved rounds."""
+    items = [
+        (prepare(build_layer(L), device, channels_last, copy_module=False), make_input(layer_input_shape(L, batch_size), device, channels_last))
+        for L in layers
+    ]
+    return [float(np.median(t)) for t in interleaved_times(items, warmup, runs, rounds)]
 
 
 @dataclass
@@ -101,13 +98,14 @@ class LatencyTable:
         channels_last: bool | None = None,
         batch_size: int = 1,
         space: SearchSpace | None = None,
-        progress: Callable[[int, int], None] | None = None,
+        rounds: int = 5,
     ) -> "LatencyTable":
         """Time every distinct layer of `arch` at `resolutions` on `device`, once each.
 
         space: the elastic choices to cover (k, e, d, nd, nw); defaults to OFA's k{3,5,7} e{3,4,6}
         d{2,3,4}, every exit (early-exit families) and every mask key (parallel families).
-        Its r and w are replaced by `resolutions` and `width_mult`.
+        Its r and w are replaced by `resolutions` and `width_mult`. Each layer gets `warmup` untimed
+        and `runs` timed passes, spread over `rounds` interleaved visits (robust to slow phases).
         """
         family = get_family(arch)
         dev = torch.device(device)
@@ -118,14 +116,11 @@ class LatencyTable:
         )
         space = space.restrict(r=tuple(int(r) for r in resolutions), w=(float(width_mult),))
         layers = distinct_layers(arch, n_classes, space)
-        entries: dict[str, float] = {}
         t0 = time.perf_counter()
         with torch_threads(threads) as n_threads, torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            for i, layer in enumerate(layers):
-                entries[layer.key()] = time_layer(layer, dev, warmup, runs, channels_last, batch_size)
-                if progress is not None:
-                    progress(i + 1, len(layers))
+            times = time_layers(layers, dev, warmup, runs, channels_last, batch_size, rounds)
+            entries = {layer.key(): ms for layer, ms in zip(layers, times)}
         meta = {
             "format": TABLE_FORMAT,
             "arch": arch,
@@ -140,6 +135,7 @@ class LatencyTable:
             "channels_last": channels_last,
             "warmup": warmup,
             "runs": runs,
+            "rounds": rounds,
             "statistic": "median",
             "torch_version": torch.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -284,14 +280,16 @@ def validate_table(
     warmup: int | None = None,
     runs: int | None = None,
     extract: Callable[[Any, SubnetConfig], nn.Module] | None = None,
+    rounds: int | None = None,
 ) -> TableValidation:
     """Compare `table.predict` with `measure_latency` of `n` random extracted subnets.
 
     Subnets are sampled from `space` (default: `supernet.space` restricted to the table's
     resolutions and width). Measurement uses the table's own device, threads, batch and memory
-    format; warmup/runs default to the table's.
+    format; warmup/runs/rounds default to the table's. All subnets are extracted first and timed
+    round-robin (`interleaved_times`), so a slow phase of the machine does not bias a few of them.
     """
-    cfgs, preds, meas = _measure_random_subnets(table, supernet, n, seed, space, extract=extract, warmup=warmup, runs=runs)
+    cfgs, preds, meas = _measure_random_subnets(table, supernet, n, seed, space, extract=extract, warmup=warmup, runs=runs, rounds=rounds)
     meta = {"seed": seed, **{k: table.meta.get(k) for k in ("arch", "device_name", "threads", "resolutions", "calibration")}}
     return TableValidation.from_arrays(preds, meas, cfgs, meta)
 
@@ -305,6 +303,7 @@ def _measure_random_subnets(
     extract: Callable[[Any, SubnetConfig], nn.Module] | None = None,
     warmup: int | None = None,
     runs: int | None = None,
+    rounds: int | None = None,
     raw: bool = False,
 ) -> tuple[list[dict], list[float], list[float]]:
     """(configs, predictions, measured medians) of `n` random subnets, measured as the table was built."""
@@ -315,22 +314,28 @@ def _measure_random_subnets(
     extract = extract or _extract
     cfgs: list[dict] = []
     preds: list[float] = []
-    meas: list[float] = []
-    for _ in range(n):
-        cfg = space.sample(rng)
-        preds.append(table.predict_raw(cfg) if raw else table.predict(cfg))
-        res = measure_latency(
-            extract(supernet, cfg),
-            cfg.r,
-            batch_size=meta.get("batch_size", 1),
-            threads=meta.get("threads"),
-            device=meta.get("device", "cpu"),
-            warmup=meta.get("warmup", 10) if warmup is None else warmup,
-            runs=meta.get("runs", 50) if runs is None else runs,
-            channels_last=meta.get("channels_last"),
+    dev = torch.device(meta.get("device", "cpu"))
+    channels_last = meta.get("channels_last")
+    channels_last = dev.type == "cpu" if channels_last is None else bool(channels_last)
+    batch = int(meta.get("batch_size", 1))
+    items = []
+    before = getattr(supernet, "active_subnet", None)
+    with torch_threads(meta.get("threads")), torch.random.fork_rng(devices=[]):
+        for _ in range(n):
+            cfg = space.sample(rng)
+            preds.append(table.predict_raw(cfg) if raw else table.predict(cfg))
+            cfgs.append(cfg.to_dict())
+            net = prepare(extract(supernet, cfg), dev, channels_last, copy_module=False)
+            items.append((net, make_input((batch, 3, cfg.r, cfg.r), dev, channels_last)))
+        times = interleaved_times(
+            items,
+            meta.get("warmup", 10) if warmup is None else warmup,
+            meta.get("runs", 50) if runs is None else runs,
+            meta.get("rounds", 5) if rounds is None else rounds,
         )
-        meas.append(res.median_ms)
-        cfgs.append(cfg.to_dict())
+    if before is not None:
+        supernet.set_active_subnet(before)
+    meas = [float(np.median(t)) for t in times]
     return cfgs, preds, meas
 
 
