@@ -1,0 +1,148 @@
+"""Safe checkpoints: weights as safetensors, structure as JSON. Never pickle.
+
+A subnet is saved as `<stem>.safetensors` + `<stem>.json` (static config + user metadata) and loads
+back without the supernet. A supernet is saved the same way with its `arch_dict()`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from natv2.errors import CheckpointError
+from natv2.io.atomic import atomic_write_json, atomic_write_with
+from natv2.nn.network import StaticNet, build_static_net
+
+SUBNET_FORMAT = "natv2-subnet"
+
+
+def _paths(path_stem: str | Path) -> tuple[Path, Path]:
+    p = Path(path_stem)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
+
+
+def _state_for_file(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def save_weights(module: nn.Module, path: str | Path) -> Path:
+    """Write a module's state dict as safetensors, atomically."""
+    state = _state_for_file(module)
+    return atomic_write_with(path, lambda tmp: save_file(state, tmp))
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint file {path} does not exist", "check the path")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors file {path}: {exc}", "re-save the checkpoint with natv2") from None
+
+
+def load_weights_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Copy `state` into `module`, refusing missing / unexpected tensors and shape mismatches by name."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''} ({len(missing)} in all)")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''} ({len(unexpected)} in all)")
+        raise CheckpointError(f"checkpoint {source} does not match the model: " + "; ".join(parts), "load it into the model it was saved from")
+    bad = [
+        f"tensor '{key}' has shape {tuple(state[key].shape)}, the model expects {tuple(ref.shape)}"
+        for key, ref in own.items()
+        if tuple(state[key].shape) != tuple(ref.shape)
+    ]
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise CheckpointError(
+            f"checkpoint {source}: " + "; ".join(bad[:3]) + more,
+            "load it into the model (width, classes, search space) it was saved from",
+        )
+    module.load_state_dict(dict(state), strict=True)
+
+
+# ----------------------------------------------------------------------------- subnets
+def save_subnet(module: StaticNet, path_stem: str | Path, meta: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Save an extracted network: `<stem>.safetensors` (weights) and `<stem>.json` (config + `meta`)."""
+    if not isinstance(module, StaticNet):
+        raise CheckpointError(f"save_subnet expects an extracted StaticNet, got {type(module).__name__}", "call supernet.extract_subnet() first")
+    weights, config = _paths(path_stem)
+    doc = {"format": SUBNET_FORMAT, "config": module.config, "meta": dict(meta or {})}
+    json.dumps(doc)  # fail before writing anything if meta is not JSON-able
+    save_weights(module, weights)
+    atomic_write_json(config, doc)
+    return weights, config
+
+
+def read_subnet_meta(path: str | Path) -> dict[str, Any]:
+    _, config = _paths(path)
+    return _read_doc(config)["meta"]
+
+
+def _read_doc(config: Path) -> dict[str, Any]:
+    if not config.exists():
+        raise CheckpointError(f"subnet config {config} does not exist", "pass the stem or either file of a saved subnet")
+    try:
+        doc = json.loads(config.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"subnet config {config} is not valid JSON: {exc}", "re-save the subnet") from None
+    if doc.get("format") != SUBNET_FORMAT:
+        raise CheckpointError(f"{config} is not a natv2 subnet config (format={doc.get('format')!r})", "pass a file written by save_subnet")
+    return doc
+
+
+def load_subnet(path: str | Path, map_location: str | torch.device = "cpu") -> StaticNet:
+    """Rebuild a saved subnet from its JSON config and load its weights (shape-checked). Mode: eval."""
+    weights, config = _paths(path)
+    doc = _read_doc(config)
+    try:
+        net = build_static_net(doc["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"subnet config {config} is malformed: {exc}", "re-save the subnet with natv2") from None
+    load_weights_checked(net, read_weights(weights), str(weights))
+    net.meta = doc.get("meta", {})
+    return net.to(map_location).eval()
+
+
+# ----------------------------------------------------------------------------- supernets
+def save_supernet(supernet: nn.Module, path_stem: str | Path, meta: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Save supernet weights (`<stem>.safetensors`) and its description (`<stem>.json`)."""
+    weights, config = _paths(path_stem)
+    doc = {"format": "natv2-supernet-checkpoint", "arch": supernet.arch_dict(), "meta": dict(meta or {})}
+    json.dumps(doc)
+    save_weights(supernet, weights)
+    atomic_write_json(config, doc)
+    return weights, config
+
+
+def load_supernet_weights(supernet: nn.Module, path: str | Path) -> nn.Module:
+    """Load saved weights into an existing supernet; every tensor's name and shape must match."""
+    weights, _ = _paths(path)
+    load_weights_checked(supernet, read_weights(weights), str(weights))
+    return supernet
+
+
+def load_supernet(path: str | Path) -> nn.Module:
+    """Rebuild a saved supernet from its JSON description and load its weights."""
+    from natv2.supernets.registry import create_from_arch
+
+    weights, config = _paths(path)
+    if not config.exists():
+        raise CheckpointError(f"supernet description {config} does not exist", "pass the stem of a checkpoint written by save_supernet")
+    doc = json.loads(config.read_text(encoding="utf-8"))
+    net = create_from_arch(doc["arch"])
+    return load_supernet_weights(net, weights)

@@ -1,0 +1,75 @@
+"""Shared test fixtures (keep small and generic)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests share a small machine: one intra-op thread each."""
+    torch.set_num_threads(1)
+    yield
+
+
+def _install_torchvision_stand_in() -> None:
+    """Make `import ofa` work where torchvision cannot be installed (CPU torch beside it).
+
+    Only used when the real torchvision import fails. The `ofa` package imports torchvision at module
+    level for its data loaders (RandomResizedCrop subclass, transforms.functional); the model code
+    the tests compare against never calls it. The stand-in provides just those names.
+    """
+    try:
+        importlib.import_module("torchvision")
+        return
+    except Exception:  # noqa: BLE001 - any failure means no usable torchvision
+        pass
+    tv = types.ModuleType("torchvision")
+    transforms = types.ModuleType("torchvision.transforms")
+    functional = types.ModuleType("torchvision.transforms.functional")
+
+    class _Unavailable:
+        """Placeholder base class; instantiating data transforms is not supported by the stand-in."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            raise RuntimeError("torchvision stand-in: data transforms are unavailable in tests")
+
+    transforms.RandomResizedCrop = _Unavailable
+    transforms.RandomCrop = _Unavailable
+    transforms.functional = functional
+    tv.transforms = transforms
+    tv.__natv2_stand_in__ = True
+    sys.modules.update(
+        {"torchvision": tv, "torchvision.transforms": transforms, "torchvision.transforms.functional": functional}
+    )
+
+
+@pytest.fixture(scope="session")
+def ofa_mbv3_cls():
+    """The reference `ofa` package's OFAMobileNetV3 class (a test-only dependency)."""
+    _install_torchvision_stand_in()
+    module = importlib.import_module("ofa.imagenet_classification.elastic_nn.networks")
+    return module.OFAMobileNetV3
+
+
+def randomize_bn(module: torch.nn.Module, seed: int = 0) -> None:
+    """Give every BN non-trivial affine parameters and running statistics (so eval mode tests something)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.weight.copy_(0.5 + torch.rand(n, generator=g))
+                m.bias.copy_(0.1 * torch.randn(n, generator=g))
+                m.running_mean.copy_(0.1 * torch.randn(n, generator=g))
+                m.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=g))
+
+
+@pytest.fixture
+def bn_randomizer():
+    return randomize_bn
