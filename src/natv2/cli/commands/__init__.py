@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "natv2.cli.commands.train_supernet",
     "natv2.cli.commands.finetune",
     "natv2.cli.commands.export",
+    "natv2.cli.commands.report",
 )
 
 

@@ -1,0 +1,303 @@
+"""What each stage left in the run directory, as plain data for the report (no torch, no live objects).
+
+Each loader returns None when its stage has no output here, and raises `DamagedFile` when an output
+exists but is not what the stage writes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from natv2.report.files import DamagedFile, RunFiles, parse_ts
+
+TRAIN_METRICS = "train/metrics.jsonl"
+TRAIN_META = "train/supernet.json"
+SEARCH_CONFIG = "search/config.json"
+SEARCH_FRONT = "search/non_dominated.json"
+SEARCH_PICKS = "search/high_tradeoff.json"
+FINETUNE_SUMMARY = "models/finetune.json"
+EXPORT_SUMMARY = "models/export.json"
+_ITER_DIR = re.compile(r"^search/iter_(\d+)$")
+
+
+def _require(cond: bool, rel: str, what: str) -> None:
+    if not cond:
+        raise DamagedFile(rel, what)
+
+
+# ---------------------------------------------------------------------- run summary
+@dataclass
+class StageTiming:
+    stage: str
+    done: bool
+    first: _dt.datetime | None
+    last: _dt.datetime | None
+    seconds: float  # wall time attributed to the stage over every session that ran it
+    sessions: int
+
+
+@dataclass
+class RunInfo:
+    config: dict[str, Any] | None
+    config_text: str | None
+    stages: list[StageTiming]
+    created: _dt.datetime | None
+    n_events: int
+
+
+def load_run_info(files: RunFiles) -> RunInfo:
+    cfg = files.yaml("config.yaml")
+    if cfg is not None and not isinstance(cfg, dict):
+        raise DamagedFile("config.yaml", "is not a mapping of sections")
+    text = files.path("config.yaml").read_text(encoding="utf-8") if cfg is not None else None
+    events = files.jsonl("events.jsonl") or []
+    for n, ev in enumerate(events, start=1):
+        _require(isinstance(ev.get("stage"), str) and isinstance(ev.get("event"), str), "events.jsonl",
+                 f"event {n} has no stage/event")
+    created = next((parse_ts(e.get("ts")) for e in events), None)
+    return RunInfo(cfg, text, stage_timings(events), created, len(events))
+
+
+def stage_timings(events: list[dict[str, Any]]) -> list[StageTiming]:
+    """Wall time per stage from the event log.
+
+    The log has no stage-start events: each command opens the run (a `run` created/resumed event)
+    and then works, logging as it goes. So the time between two consecutive events of one session
+    is charged to the stage of the later event; sessions add up, so resumed stages count fully.
+    """
+    stats: dict[str, StageTiming] = {}
+    cursor: _dt.datetime | None = None
+    seen_in_session: set[str] = set()
+    for ev in events:
+        ts = parse_ts(ev.get("ts"))
+        stage, kind = ev["stage"], ev["event"]
+        if stage == "run":
+            if kind in ("created", "resumed"):
+                cursor, seen_in_session = ts, set()
+            continue
+        st = stats.setdefault(stage, StageTiming(stage, False, ts, ts, 0.0, 0))
+        if stage not in seen_in_session:
+            seen_in_session.add(stage)
+            st.sessions += 1
+        if ts is not None:
+            if cursor is not None:
+                st.seconds += max(0.0, (ts - cursor).total_seconds())
+            st.first = st.first or ts
+            st.last = ts
+            cursor = ts
+        st.done = st.done or kind == "done"
+    return list(stats.values())
+
+
+# ---------------------------------------------------------------------- supernet training
+@dataclass
+class TrainingData:
+    records: list[dict[str, Any]]
+    meta: dict[str, Any] | None
+
+    @property
+    def phases(self) -> list[str]:
+        return list(dict.fromkeys(r["phase"] for r in self.records))
+
+
+def load_training(files: RunFiles) -> TrainingData | None:
+    records = files.jsonl(TRAIN_METRICS)
+    if not records:
+        return None
+    for n, r in enumerate(records, start=1):
+        _require(isinstance(r.get("phase"), str) and isinstance(r.get("epoch"), int), TRAIN_METRICS,
+                 f"record {n} has no phase/epoch")
+        _require(isinstance(r.get("val", {}), dict), TRAIN_METRICS, f"record {n}: 'val' is not an object")
+    meta = files.json(TRAIN_META)
+    return TrainingData(records, meta if isinstance(meta, dict) else None)
+
+
+# ---------------------------------------------------------------------- search
+@dataclass
+class Entry:
+    """One archive member as the search wrote it: accuracy in [0, 1], costs by objective name."""
+
+    config: dict[str, Any]
+    acc: float
+    costs: dict[str, float]
+    iteration: int
+
+    @property
+    def name(self) -> str:
+        return subnet_name(self.config)
+
+
+@dataclass
+class Iteration:
+    index: int
+    archive: list[Entry]
+    front: list[Entry]
+    stats: dict[str, Any]
+
+
+@dataclass
+class SearchData:
+    objectives: list[str]
+    settings: dict[str, Any]  # search/config.json "search" (policy, hv_bounds, hv_ref, ...)
+    space: dict[str, Any]
+    iterations: list[Iteration]
+    final_front: list[Entry] | None
+    picks: list[Entry] | None
+
+    @property
+    def costs(self) -> list[str]:
+        return self.objectives[1:]
+
+    def is_pick(self, config: Mapping[str, Any]) -> bool:
+        if not self.picks:
+            return False
+        key = canonical_key(config)
+        return any(canonical_key(p.config) == key for p in self.picks)
+
+
+def _entries(data: Any, rel: str, objectives: list[str] | None) -> tuple[list[str], list[Entry]]:
+    _require(isinstance(data, dict) and isinstance(data.get("entries"), list), rel, "has no 'entries' list")
+    names = list(data.get("objectives") or objectives or [])
+    _require(bool(names) and names[0] == "err", rel, "has no objectives list starting with 'err'")
+    out = []
+    for i, e in enumerate(data["entries"]):
+        try:
+            objs = e["objectives"]
+            acc = float(e["acc"]) if "acc" in e else 1.0 - float(objs["err"])
+            out.append(Entry(dict(e["config"]), acc, {n: float(objs[n]) for n in names[1:]}, int(e.get("iteration", 0))))
+        except (KeyError, TypeError, ValueError) as err:
+            raise DamagedFile(rel, f"entry {i} is incomplete ({type(err).__name__}: {err})") from None
+    return names, out
+
+
+def load_search(files: RunFiles) -> SearchData | None:
+    dirs = [(int(m.group(1)), d) for d in files.glob("search/iter_*") if (m := _ITER_DIR.match(d))]
+    final = files.exists(SEARCH_FRONT)
+    if not dirs and not final:
+        return None
+    config = files.json(SEARCH_CONFIG) or {}
+    _require(isinstance(config, dict), SEARCH_CONFIG, "is not an object")
+    objectives = list(config.get("objectives") or [])
+    iterations = []
+    for index, d in sorted(dirs):
+        if not files.exists(f"{d}/archive.json"):
+            continue  # an iteration being written right now
+        objectives, archive = _entries(files.json(f"{d}/archive.json"), f"{d}/archive.json", objectives)
+        front_data = files.json(f"{d}/front.json")
+        front = _entries(front_data, f"{d}/front.json", objectives)[1] if front_data is not None else []
+        stats = files.json(f"{d}/stats.json") or {}
+        _require(isinstance(stats, dict), f"{d}/stats.json", "is not an object")
+        iterations.append(Iteration(index, archive, front, stats))
+    final_front = picks = None
+    if final:
+        objectives, final_front = _entries(files.json(SEARCH_FRONT), SEARCH_FRONT, objectives)
+    if files.exists(SEARCH_PICKS):
+        picks = _entries(files.json(SEARCH_PICKS), SEARCH_PICKS, objectives)[1]
+    settings = dict(config.get("search") or {})
+    return SearchData(objectives, settings, dict(config.get("space") or {}), iterations, final_front, picks)
+
+
+# ---------------------------------------------------------------------- fine-tuned and exported models
+@dataclass
+class ModelRow:
+    """One final model: the fine-tune result and/or the export metadata of one `models/<folder>`."""
+
+    folder: str
+    name: str
+    variant: str
+    config: dict[str, Any] | None
+    finetune: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None  # the export.json summary entry
+    meta: dict[str, Any] | None = None  # models/<folder>/meta.json (latency details, parity)
+    files: dict[str, str] = field(default_factory=dict)  # label -> path relative to the run directory
+
+
+@dataclass
+class ModelsData:
+    rows: list[ModelRow]
+    skipped: list[dict[str, Any]]
+    tolerance: float | None
+    has_finetune: bool
+    has_export: bool
+
+
+def load_models(files: RunFiles) -> ModelsData | None:
+    ft = files.json(FINETUNE_SUMMARY)
+    ex = files.json(EXPORT_SUMMARY)
+    if ft is None and ex is None:
+        return None
+    rows: dict[str, ModelRow] = {}
+    if ft is not None:
+        _require(isinstance(ft, dict) and isinstance(ft.get("subnets"), list), FINETUNE_SUMMARY, "has no 'subnets' list")
+        for i, s in enumerate(ft["subnets"]):
+            _require(isinstance(s, dict) and isinstance(s.get("name"), str), FINETUNE_SUMMARY, f"subnet {i} has no name")
+            rows[s["name"]] = ModelRow(s["name"], s["name"], str(s.get("variant", "single")),
+                                       s.get("subnet") if isinstance(s.get("subnet"), dict) else None, finetune=s)
+    if ex is not None:
+        _require(isinstance(ex, dict) and isinstance(ex.get("models"), list), EXPORT_SUMMARY, "has no 'models' list")
+        for i, m in enumerate(ex["models"]):
+            _require(isinstance(m, dict) and isinstance(m.get("folder"), str), EXPORT_SUMMARY, f"model {i} has no folder")
+            row = rows.get(m["folder"])
+            if row is None:
+                row = rows[m["folder"]] = ModelRow(m["folder"], str(m.get("name") or m["folder"]),
+                                                   str(m.get("variant") or "single"), None)
+            row.export = m
+            meta_rel = f"models/{m['folder']}/meta.json"
+            row.meta = files.json(meta_rel)
+            if row.meta is not None:
+                _require(isinstance(row.meta, dict), meta_rel, "is not an object")
+                if row.config is None and isinstance(row.meta.get("config"), dict):
+                    row.config = row.meta["config"]
+    for row in rows.values():
+        row.files = _model_files(files, row)
+    skipped = list((ft or {}).get("skipped") or [])
+    tolerance = (ex or {}).get("tolerance")
+    return ModelsData(list(rows.values()), skipped, tolerance, ft is not None, ex is not None)
+
+
+# Formats linked from the models table, in this order; others (e.g. the JSON that goes with the safetensors
+# file) are reachable through meta.json's folder.
+_FORMAT_LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "safetensors": "safetensors"}
+
+
+def _model_files(files: RunFiles, row: ModelRow) -> dict[str, str]:
+    """Links for one model, only to files that exist: exported formats, metadata, fine-tune result."""
+    out: dict[str, str] = {}
+    exported = dict((row.export or {}).get("files") or (row.meta or {}).get("files") or {})
+    for fmt, label in _FORMAT_LABELS.items():
+        name = exported.get(fmt)
+        rel = f"models/{row.folder}/{name}"
+        if isinstance(name, str) and "/" not in name and files.exists(rel):
+            out[label] = rel
+    for label, name in (("meta", "meta.json"),):
+        rel = f"models/{row.folder}/{name}"
+        if files.exists(rel):
+            out[label] = rel
+    if not exported and files.exists(f"models/{row.folder}/finetuned.safetensors"):
+        out["weights"] = f"models/{row.folder}/finetuned.safetensors"
+    return out
+
+
+# ---------------------------------------------------------------------- subnet naming
+def canonical_key(config: Mapping[str, Any]) -> str:
+    """A key equal for equal subnets (SubnetConfig's canonical form); the raw dict when it is not one."""
+    try:
+        from natv2.space import SubnetConfig
+
+        return SubnetConfig.from_dict(dict(config)).digest(40)
+    except Exception:  # noqa: BLE001 - a foreign config still gets a stable key
+        import json
+
+        return json.dumps(dict(config), sort_keys=True, default=str)
+
+
+def subnet_name(config: Mapping[str, Any]) -> str:
+    try:
+        from natv2.space import SubnetConfig
+
+        return SubnetConfig.from_dict(dict(config)).file_stem()
+    except Exception:  # noqa: BLE001
+        return "subnet"
