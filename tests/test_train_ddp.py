@@ -50,6 +50,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # ~25-40 s: two fresh interpreters importing torch, then training
 def test_two_process_gloo_training_keeps_ranks_identical(tmp_path):
     script = tmp_path / "ddp_train.py"
     out = tmp_path / "out"

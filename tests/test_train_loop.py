@@ -39,6 +39,7 @@ def _cfg(**kw) -> TrainConfig:
         val_resolutions="max",
         teacher="progressive",
         teacher_bn="eval",
+        channels_last=True,  # exercise the NHWC path (the default is off)
     )
     base.update(kw)
     return TrainConfig(**base)

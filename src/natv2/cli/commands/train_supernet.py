@@ -61,6 +61,6 @@ COMMANDS = [
             "examples:\n"
             "  natv2 train-supernet --preset quickstart --set train.space.r=[24,28,32] --set train.epochs_scale=0.02\n"
             "  natv2 train-supernet --run-dir runs/c10 --resume\n"
-            "  natv2 train-supernet --config src/natv2/train/configs/cifar10-cpu-1h.yaml --set train.supernet=ofa_mbv3"),
+            "  natv2 train-supernet --config src/natv2/train/configs/cifar10-cpu-1h.yaml --set train.supernet=ofav2_ee_d --run-dir runs/c10"),
     )
 ]
