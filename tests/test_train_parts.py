@@ -182,3 +182,21 @@ def test_validation_grid_is_fixed_distinct_and_covers_extremes():
     assert by["min_ks@32"].ks[0] == 3 and by["min_ks@32"].d == (4,) * 5
     only_max = validation_grid(space.restrict(ks=(7,), e=(6,), d=(4,), nd=(5,)), n_random=0, per_dim=True, resolutions="max", seed=0)
     assert [e.label for e in only_max] == ["max@32"]
+
+
+def test_init_from_natv2_checkpoint_reinitialises_classifiers_for_a_new_class_count(tmp_path):
+    from natv2.supernets import create, save_supernet
+    from natv2.train.build import build_supernet
+
+    torch.manual_seed(0)
+    src = create("ofav2_ee_b", 4, r=[16])
+    save_supernet(src, tmp_path / "sn")
+    cfg = TrainConfig(supernet="ofav2_ee_b", space={"r": [16]}, init_from=str(tmp_path / "sn.safetensors"))
+    with pytest.warns(UserWarning, match="re-initialised"):
+        net = build_supernet(cfg, n_classes=7)
+    assert net.exits["5"].classifier.out_features == 7
+    a, b = src.state_dict(), net.state_dict()
+    same = [k for k in a if ".classifier." not in k]
+    assert all(torch.equal(a[k], b[k]) for k in same)
+    with pytest.raises(ConfigError, match="OFA checkpoints initialise ofa_mbv3 only"):
+        build_supernet(TrainConfig(supernet="ofav2_ee_b", init_from=str(tmp_path / "x.pth")), n_classes=7)
