@@ -38,18 +38,34 @@ class Boxes:
     pad: int = 0
 
 
-def resample_weights(start: torch.Tensor, length: torch.Tensor, out: int, size: int, flip: torch.Tensor | None = None) -> torch.Tensor:
+def resample_weights(
+    start: torch.Tensor, length: torch.Tensor, out: int, size: int, *, constant_border: bool = False,
+    flip: torch.Tensor | None = None,
+) -> torch.Tensor:
     """N x out x size matrices mapping `size` source pixels to `out` samples of [start, start +
     length). Triangle filter of radius max(1, length / out): bilinear when enlarging, an
-    antialiasing filter when shrinking. Rows are normalised; a row entirely outside is zero."""
+    antialiasing filter when shrinking (as Pillow and F.interpolate(antialias=True) do).
+
+    Border: rows are renormalised over the taps inside the image (edge pixels extend), unless
+    `constant_border`, where the weight falling outside is returned as one extra last column
+    (N x out x size+1): the caller multiplies it by the padding value.
+    """
     step = length / out
     centres = start[:, None] + (torch.arange(out, dtype=torch.float32) + 0.5) * step[:, None] - 0.5
     if flip is not None:
         centres = torch.where(flip[:, None], centres.flip(1), centres)
     radius = step.clamp(min=1.0)[:, None, None]
-    taps = torch.arange(size, dtype=torch.float32)
+    margin = 0
+    if constant_border:  # taps far enough outside that every row's filter is complete
+        reach = torch.cat([-(centres.min(dim=1).values), centres.max(dim=1).values - (size - 1)])
+        margin = max(0, int(torch.ceil(reach.max() + radius.max()).item()))
+    taps = torch.arange(-margin, size + margin, dtype=torch.float32)
     w = (1.0 - (centres[:, :, None] - taps).abs() / radius).clamp_(min=0.0)
-    return w / w.sum(dim=-1, keepdim=True).clamp_(min=1e-12)
+    w = w / w.sum(dim=-1, keepdim=True).clamp_(min=1e-12)
+    if not constant_border:
+        return w
+    inside = w[:, :, margin : margin + size]
+    return torch.cat([inside, (1.0 - inside.sum(dim=-1, keepdim=True)).clamp_(min=0.0)], dim=-1)
 
 
 class Normalize:
@@ -69,21 +85,32 @@ class Normalize:
 
 def resample(images: torch.Tensor, boxes: Boxes, size: Size, norm: Normalize, flip: torch.Tensor | None = None) -> torch.Tensor:
     """Crop `boxes` out of uint8 `images` (N x C x H x W), flip where `flip`, resize to `size`,
-    normalise: float32 N x C x size, channels_last. Two batched matmuls, no per-image loop."""
+    normalise: float32 N x C x size, channels_last. Two batched matmuls, no per-image loop.
+
+    Boxes reaching into the padding (boxes.pad > 0) see the normalised value of black there,
+    carried by one extra "padding" tap per direction (no padded copy of the batch is made).
+    """
     n, c, h, w = images.shape
-    p = boxes.pad
-    hp, wp = h + 2 * p, w + 2 * p
-    # Normalised source in (N, W, H, C) layout, padded with the normalised value of black.
-    src = torch.empty((n, wp, hp, c), dtype=torch.float32)
-    if p:
-        src.copy_(norm.bias.expand_as(src))
-    torch.addcmul(norm.bias, images.permute(0, 3, 2, 1), norm.scale, out=src[:, p : p + w, p : p + h])
-    rx = resample_weights(boxes.x0 + p, boxes.w, size[1], wp, flip)  # N, rw, Wp
-    ry = resample_weights(boxes.y0 + p, boxes.h, size[0], hp)  # N, rh, Hp
-    t = torch.bmm(rx, src.view(n, wp, hp * c))  # N, rw, Hp*C
-    t = t.view(n, size[1], hp, c).transpose(1, 2).reshape(n, hp, size[1] * c)  # N, Hp, rw*C
-    out = torch.bmm(ry, t)  # N, rh, rw*C  == (N, H, W, C) memory
-    return out.view(n, size[0], size[1], c).permute(0, 3, 1, 2)  # NCHW view over channels_last memory
+    rh, rw = size
+    pad = boxes.pad > 0
+    ex = int(pad)
+    # 1. normalise in NCHW order (a plain vectorised pass), plus the padding tap column
+    src = torch.empty((n, c, h, w + ex), dtype=torch.float32)
+    torch.addcmul(norm.bias.view(1, c, 1, 1), images, norm.scale.view(1, c, 1, 1), out=src[..., :w])
+    if pad:
+        src[..., w] = norm.bias.view(1, c, 1)
+    rx = resample_weights(boxes.x0, boxes.w, rw, w, constant_border=pad, flip=flip)  # N, rw, W(+1)
+    ry = resample_weights(boxes.y0, boxes.h, rh, h, constant_border=pad)  # N, rh, H(+1)
+    # 2. along W: (N, C*H, W) @ (N, W, rw)
+    t = torch.bmm(src.view(n, c * h, w + ex), rx.transpose(1, 2))
+    # 3. re-lay out as (N, H, rw, C) (the only layout change), plus the padding tap row
+    tp = torch.empty((n, h + ex, rw, c), dtype=torch.float32)
+    tp[:, :h].copy_(t.view(n, c, h, rw).permute(0, 2, 3, 1))
+    if pad:
+        tp[:, h] = norm.bias
+    # 4. along H: (N, rh, H) @ (N, H, rw*C) -> (N, rh, rw, C) memory = channels_last
+    out = torch.bmm(ry, tp.view(n, h + ex, rw * c))
+    return out.view(n, rh, rw, c).permute(0, 3, 1, 2)
 
 
 # -- training crops --------------------------------------------------------------------------
