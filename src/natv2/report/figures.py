@@ -142,7 +142,11 @@ def training_curves(points: Sequence[EpochPoint], path: Path, labels: dict[str, 
             acc.text((first + last + 2) / 2, 1.01, phase, ha="center", va="bottom", fontsize=8, color="#374151",
                      transform=acc.get_xaxis_transform())
         acc.set_ylabel("validation top-1 (%)")
-        acc.legend(loc="lower right", ncols=2)
+        handles, names = acc.get_legend_handles_labels()
+        order = [labels.get(k) for k in ("max_acc", "rand_mean", "rand_band", "min_acc", "grid_mean")]
+        ranked = sorted(zip(handles, names), key=lambda hn: order.index(hn[1]) if hn[1] in order else len(order))
+        if ranked:
+            fig.legend([h for h, _ in ranked], [n for _, n in ranked], loc="outside lower center", ncols=5)
         loss.set_ylabel("training loss")
         loss.set_xlabel("epoch (all phases, in order)")
         loss.set_xlim(0.5, n + 0.5)

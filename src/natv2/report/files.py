@@ -46,7 +46,8 @@ class RunFiles:
             raise RunDirError(f"'{root}' is a file, not a run directory", "pass the run's folder (it holds config.yaml)")
         if not any((root / m).exists() for m in RUN_MARKERS + STAGE_MARKERS):
             raise RunDirError(f"'{root}' is not a natv2 run directory (no config.yaml, events.jsonl or stage outputs)",
-                              "pass the folder a run wrote (natv2 run / natv2 train-supernet --run-dir ...)")
+                              "pass the folder a run wrote: the one holding config.yaml and events.jsonl "
+                              "(natv2 run / natv2 train-supernet --run-dir DIR)")
         return cls(root)
 
     def path(self, rel: str) -> Path:

@@ -7,7 +7,7 @@ from typing import Any
 from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
-from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData, SearchData
+from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData, SearchData, canonical_key
 from natv2.report.sections.search import exit_label
 from natv2.report.units import fmt, is_number, mega, pct, signed_pp
 
@@ -82,8 +82,6 @@ def _search_accuracy(row: ModelRow, search: SearchData | None) -> float | None:
     if is_number(acc):
         return float(acc)
     if search is not None and row.config is not None:
-        from natv2.report.load import canonical_key
-
         key = canonical_key(row.config)
         for e in (search.final_front or []) + [e for it in search.iterations[-1:] for e in it.archive]:
             if canonical_key(e.config) == key:
