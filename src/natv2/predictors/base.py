@@ -156,7 +156,7 @@ def thread_limited(method: Callable[..., T]) -> Callable[..., T]:
     """Run a fit/predict method with at most `self.threads` BLAS/OpenMP threads (None: leave as is).
 
     Surrogate matrices are small (hundreds of rows), so extra threads add synchronisation, not speed:
-    on a shared 2-core machine a GP fit took 2.6x the CPU time with two BLAS threads as with one
+    on a shared 2-core machine a GP fit took 2.6x to 12x the CPU time with two BLAS threads as with one
     (bench/predictors.py). The limit is restored on exit. Finding the thread pools costs a few ms, so
     each fit looks them up once (after its imports) and predict reuses that lookup.
     """
