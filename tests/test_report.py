@@ -320,6 +320,20 @@ def test_damaged_events_and_config_do_not_stop_the_report(full_run):
     assert any(p.startswith("config.yaml: not valid YAML") for p in report.problems)
 
 
+def test_dollar_signs_are_drawn_as_text_and_nan_entries_are_damage(tmp_path):
+    with write_run(tmp_path / "run") as run:
+        MetricsLog(run.path / "train" / "metrics.jsonl").append(
+            {"phase": r"$\frac{", "phase_index": 0, "epoch": 0, "train_loss": 1.0, "val_mean": 50.0, "val": {"max@32": 50.0}})
+        found = write_search(run, iterations=1)
+    assert generate_report(tmp_path / "run").sections == ["summary", "training", "search"]  # no mathtext error
+    path = tmp_path / "run" / "search" / "iter_001" / "archive.json"
+    data = json.loads(path.read_text())
+    data["entries"][0]["acc"] = float("nan")
+    path.write_text(json.dumps(data))  # json writes NaN, which json.loads accepts
+    report = generate_report(tmp_path / "run")
+    assert "search" not in report.sections and "non-finite" in report.problems[0] and found
+
+
 def test_a_torn_last_metrics_line_is_ignored(tmp_path):
     with write_run(tmp_path / "run") as run:
         write_training(run)

@@ -42,6 +42,11 @@ class Limits:
     y: tuple[float, float]
 
 
+def plain(text: str) -> str:
+    """Text drawn as is: matplotlib would read $...$ in a phase or model name as math (and may fail on it)."""
+    return str(text).replace("$", r"\$")
+
+
 def padded(values: Sequence[float], frac: float = 0.05) -> tuple[float, float]:
     lo, hi = min(values), max(values)
     span = hi - lo if hi > lo else max(abs(hi), 1.0) * 0.1
@@ -139,7 +144,7 @@ def training_curves(points: Sequence[EpochPoint], path: Path, labels: dict[str, 
                     ax.axvspan(first + 0.5, last + 1.5, color="#eef1f5", linewidth=0, zorder=0)
                 if first > 0:
                     ax.axvline(first + 0.5, color="#9aa3ad", lw=0.8, zorder=1)
-            acc.text((first + last + 2) / 2, 1.01, phase, ha="center", va="bottom", fontsize=8, color="#374151",
+            acc.text((first + last + 2) / 2, 1.01, plain(phase), ha="center", va="bottom", fontsize=8, color="#374151",
                      transform=acc.get_xaxis_transform())
         acc.set_ylabel("validation top-1 (%)")
         handles, names = acc.get_legend_handles_labels()
@@ -242,7 +247,7 @@ def front_overlay(fronts: Sequence[tuple[int, list[tuple[float, float]]]], final
                        label="final non-dominated")
         for label, x, y in picks:
             ax.scatter([x], [y], s=140, marker="*", color=C_PICK, edgecolors="#713f12", linewidths=0.6, zorder=5)
-            ax.annotate(label, (x, y), xytext=(5, -11), textcoords="offset points", fontsize=8, color="#713f12")
+            ax.annotate(plain(label), (x, y), xytext=(5, -11), textcoords="offset points", fontsize=8, color="#713f12")
         if picks:
             ax.scatter([], [], s=110, marker="*", color=C_PICK, edgecolors="#713f12", linewidths=0.6,
                        label="high trade-off pick")
@@ -324,7 +329,7 @@ def finetune_shift(items: Sequence[tuple[str, float, float | None, float]], xlab
                             arrowprops={"arrowstyle": "->", "color": "#6b7280", "lw": 1.0, "shrinkA": 3, "shrinkB": 3})
                 ax.scatter([x], [before], s=30, facecolors="white", edgecolors=C_MIN, linewidths=1.2, zorder=3)
             ax.scatter([x], [after], s=30, color=C_MAX, zorder=4)
-            ax.annotate(label, (x, after), xytext=(5, 3), textcoords="offset points", fontsize=8)
+            ax.annotate(plain(label), (x, after), xytext=(5, 3), textcoords="offset points", fontsize=8)
         ax.scatter([], [], s=30, facecolors="white", edgecolors=C_MIN, linewidths=1.2, label="inherited weights")
         ax.scatter([], [], s=30, color=C_MAX, label="fine-tuned")
         xs = [it[1] for it in items]

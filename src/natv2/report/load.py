@@ -7,6 +7,7 @@ exists but is not what the stage writes.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -167,9 +168,13 @@ def _entries(data: Any, rel: str, objectives: list[str] | None) -> tuple[list[st
         try:
             objs = e["objectives"]
             acc = float(e["acc"]) if "acc" in e else 1.0 - float(objs["err"])
-            out.append(Entry(dict(e["config"]), acc, {n: float(objs[n]) for n in names[1:]}, int(e.get("iteration", 0))))
+            costs = {n: float(objs[n]) for n in names[1:]}
+            entry = Entry(dict(e["config"]), acc, costs, int(e.get("iteration", 0)))
         except (KeyError, TypeError, ValueError) as err:
             raise DamagedFile(rel, f"entry {i} is incomplete ({type(err).__name__}: {err})") from None
+        if not all(math.isfinite(v) for v in (acc, *costs.values())):
+            raise DamagedFile(rel, f"entry {i} has a non-finite accuracy or cost")
+        out.append(entry)
     return names, out
 
 

@@ -76,6 +76,8 @@ class SearchSection:
     def _fronts(self, ctx: ReportContext, search: SearchData) -> Html:
         if not search.costs:
             return note("The search had a single objective (error), so there is no trade-off to plot.", "info")
+        if not any(it.archive for it in search.iterations):
+            return note("The iteration archives are empty, so there is no front to plot.", "info")
         parts: list[Html] = []
         last = search.iterations[-1].index
         picks = list(search.picks or [])
@@ -191,8 +193,9 @@ class SearchSection:
             links.append((SEARCH_CONFIG, SEARCH_CONFIG))
         return join([
             table(headers, rows, numeric=[2, *range(4, len(headers))], row_classes=classes),
-            tag("p", f"{len(front)} subnets, most accurate first; ★ marks the {len(pick_rank)} high trade-off picks. "
-                     "Files: ", ctx.links([(label, rel) for rel, label in links]), class_="caption"),
+            tag("p", f"{len(front)} subnets, most accurate first. ",
+                f"★ marks the {len(pick_rank)} high trade-off picks (P1 = largest trade-off). " if pick_rank else "",
+                "Files: ", ctx.links([(label, rel) for rel, label in links]), class_="caption"),
         ])
 
 

@@ -10,12 +10,12 @@ from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
 from natv2.report.units import duration, is_number
 
-# Stages in pipeline order, with the file that shows their output when the event log does not.
+# Stages in pipeline order, with the files that show their output when the event log does not.
 STAGES = (
-    ("train", "supernet training", "train/metrics.jsonl"),
-    ("search", "search", "search/config.json"),
-    ("finetune", "fine-tuning", "models/finetune.json"),
-    ("export", "export", "models/export.json"),
+    ("train", "supernet training", ("train/metrics.jsonl", "train/supernet.json")),
+    ("search", "search", ("search/config.json", "search/non_dominated.json", "search/iter_000/archive.json")),
+    ("finetune", "fine-tuning", ("models/finetune.json",)),
+    ("export", "export", ("models/export.json",)),
 )
 
 
@@ -133,7 +133,7 @@ class SummarySection:
         markers = {s[0]: s[2] for s in STAGES}
         for name in names:
             t = by_name.get(name)
-            has_files = name in markers and ctx.files.exists(markers[name])
+            has_files = any(ctx.files.exists(rel) for rel in markers.get(name, ()))
             if t is not None and t.done:
                 status, cls = "done", "ok"
             elif t is not None:
