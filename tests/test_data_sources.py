@@ -560,3 +560,18 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path, monkeypatch):
     assert (len(s.train), len(s.val), len(s.test)) == (55000, 5000, 10000)
     assert s.test.class_counts(10) == [1000] * 10 and s.val.class_counts(10) == [500] * 10
     assert abs(s.mean[0] - 0.2860) < 0.001 and abs(s.std[0] - 0.3530) < 0.001
+
+
+@pytest.mark.parametrize("val_size", [1.5, -3, 1438, True])
+def test_bad_val_size_is_a_data_error(val_size):
+    with pytest.raises(DataError, match="val_size"):
+        load_dataset(DataConfig(name="digits", val_size=val_size))
+
+
+def test_incomplete_cifar_batches_name_the_missing_file(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar10_batches(folder, n_per_batch=2)
+    (folder / "data_batch_4").unlink()
+    with pytest.raises(DataError, match="data_batch_4") as err:
+        load_dataset(DataConfig(name="cifar10", root=str(folder), cache_dir=str(tmp_path / "c"), val_size=0))
+    assert "download" in err.value.fix
