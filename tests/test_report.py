@@ -260,7 +260,7 @@ def test_full_run_has_every_section_figure_and_working_relative_links(built):
 def test_page_content_units_rounding_and_picks(built):
     root, _, html = built
     for text in ("params (M)", "MACs (M)", "latency (ms)", "Test CPU, batch 1, 1 thread", "fine-tuned test (%)",
-                 "inherited test (%)", "Kendall τ", "Spearman ρ", "RMSE (pp)", "ofav2_ee_b", "policy natv2",
+                 "inherited test (%)", "Kendall τ", "Spearman ρ", "RMSE (pp)", "ofav2_ee_b", "policy natv2", "objectives top-1 error · params · MACs",
                  "normalisation bounds", "1.10^3 = 1.331", "★ P1", "End-of-phase evaluation", "pick"):
         assert text in html, text
     front = json.loads((root / "search" / "non_dominated.json").read_text())["entries"]

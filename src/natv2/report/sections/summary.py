@@ -8,7 +8,7 @@ from typing import Any
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
-from natv2.report.units import duration, is_number
+from natv2.report.units import duration, is_number, unit_for
 
 # Stages in pipeline order, with the files that show their output when the event log does not.
 STAGES = (
@@ -116,7 +116,8 @@ class SummarySection:
         objectives = list(search.objectives) if search is not None else list(s.get("objectives") or [])
         return [("search", _join_nonempty([
             f"policy {s.get('policy')}" if s.get("policy") else "",
-            f"objectives {' · '.join(objectives)}" if objectives else "",
+            "objectives " + " · ".join("top-1 error" if o == "err" else unit_for(o).label for o in objectives)
+            if objectives else "",
             f"{s.get('iterations')} iterations × {s.get('candidates_per_iter')} candidates"
             if s.get("iterations") is not None else "",
             f"archive {s.get('archive_size')}" if s.get("archive_size") else "",
