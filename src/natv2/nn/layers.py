@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from natv2.nn.ops import build_act, same_padding
+from natv2.nn.ops import build_act, conv1x1, depthwise_conv, same_padding
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,32 @@ class BNParams:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "BNParams":
         return cls(**dict(data or {}))
+
+
+class FastConv2d(nn.Conv2d):
+    """nn.Conv2d whose forward takes the exact fast paths of `natv2.nn.ops` where they apply.
+
+    Pointwise stride-1 convs run as a GEMM on channels_last inputs; depthwise convs crop kernel taps
+    that can only meet zero padding. Same parameters, hooks and results as nn.Conv2d.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        k, s, g = self.kernel_size, self.stride, self.groups
+        same = self.padding == (k[0] // 2, k[1] // 2) and self.dilation == (1, 1)
+        if k == (1, 1) and s == (1, 1) and g == 1 and same:
+            self._path = "pointwise"
+        elif g == self.in_channels == self.out_channels and self.bias is None and k[0] == k[1] and s[0] == s[1] and same:
+            self._path = "depthwise"
+        else:
+            self._path = "conv"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._path == "pointwise":
+            return conv1x1(x, self.weight, self.bias)
+        if self._path == "depthwise":
+            return depthwise_conv(x, self.weight, self.stride[0])
+        return super().forward(x)
 
 
 class ConvBNAct(nn.Module):
@@ -53,7 +79,7 @@ class ConvBNAct(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.groups = kernel_size, stride, groups
         self.act_name = act or "none"
-        self.conv = nn.Conv2d(
+        self.conv = FastConv2d(
             in_channels, out_channels, kernel_size, stride, same_padding(kernel_size), groups=groups, bias=bias
         )
         self.bn = bn.make(out_channels) if use_bn else None
@@ -91,8 +117,8 @@ class SqueezeExcite(nn.Module):
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
-        self.reduce = nn.Conv2d(channels, hidden, 1, bias=True)
-        self.expand = nn.Conv2d(hidden, channels, 1, bias=True)
+        self.reduce = FastConv2d(channels, hidden, 1, bias=True)
+        self.expand = FastConv2d(hidden, channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
@@ -168,7 +194,7 @@ class TransformBranch(nn.Module):
         super().__init__()
         self.in_channels, self.out_channels, self.stride, self.act_name = in_channels, out_channels, stride, act
         self.pool = nn.MaxPool2d(stride, stride, ceil_mode=True) if stride > 1 else None
-        self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=True) if in_channels != out_channels else None
+        self.conv = FastConv2d(in_channels, out_channels, 1, bias=True) if in_channels != out_channels else None
         self.bn = bn.make(out_channels)
         self.act = build_act(act)
 

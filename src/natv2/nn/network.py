@@ -76,6 +76,8 @@ class StaticNet(nn.Module):
         if outputs is not None and set(outputs) != set(heads):
             raise ValueError(f"outputs {list(outputs)} must name exactly the exit heads {sorted(heads)}")
         self.bn_params = bn
+        # Convert inputs to channels_last on entry (faster on CPU, same results); set False to keep NCHW.
+        self.channels_last = True
         self.first_conv = first_conv
         self.first_block = first_block
         self.stages = nn.ModuleList(stages)
@@ -84,6 +86,8 @@ class StaticNet(nn.Module):
         self._head_after = {int(k): head for k, head in self.exits.items()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.first_block(self.first_conv(x))
         logits: dict[int, torch.Tensor] = {}
         for s, stage in enumerate(self.stages, start=1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 CHANNEL_DIVISOR = 8
@@ -63,3 +64,40 @@ def build_act(name: str | None) -> nn.Module:
 
 def same_padding(kernel_size: int) -> int:
     return kernel_size // 2
+
+
+def _exporting() -> bool:
+    """True while tracing / exporting / compiling: shape-dependent fast paths must not be baked in."""
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+
+
+def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Stride-1 pointwise convolution. `weight` is (out, in, 1, 1), possibly a non-contiguous slice.
+
+    On channels_last inputs (and any 1x1 map) it runs as one GEMM over the NHWC view, which on CPU is
+    faster than the convolution primitive, much more so on the tiny maps of late stages; the result
+    stays channels_last. Other inputs use conv2d.
+    """
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return F.linear(x.permute(0, 2, 3, 1), weight[:, :, 0, 0], bias).permute(0, 3, 1, 2)
+    return F.conv2d(x, weight, bias)
+
+
+def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+    """Depthwise kxk convolution with "same" padding k//2, computed exactly but cheaper on small maps.
+
+    Kernel taps farther than (size - 1) from the centre only ever meet zero padding, so the kernel is
+    centre-cropped to at most (2*size - 1) per axis with matching padding: same output shape, same
+    values (the dropped terms are exact zeros). On a 1x1 map this is a per-channel scale. This matters
+    for late stages at low resolution (e.g. 7x7 kernels on 2x2 maps at 32 px input).
+    """
+    k = weight.shape[-1]
+    p = k // 2
+    h, w = x.shape[-2], x.shape[-1]
+    rh, rw = min(p, h - 1), min(p, w - 1)
+    if (rh == p and rw == p) or _exporting():
+        return F.conv2d(x, weight, None, stride, p, 1, x.shape[1])
+    if h == 1 and w == 1:
+        return x * weight[:, :, p : p + 1, p : p + 1].reshape(1, -1, 1, 1)
+    weight = weight[:, :, p - rh : p + rh + 1, p - rw : p + rw + 1]
+    return F.conv2d(x, weight, None, stride, (rh, rw), 1, x.shape[1])

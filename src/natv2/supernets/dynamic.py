@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from natv2.nn.layers import PARALLEL_BRANCHES, BNParams, ConvBNAct, MBConv, ParallelBlock, TransformBranch
-from natv2.nn.ops import ACTIVATION_FNS, mid_channels, se_channels
+from natv2.nn.ops import ACTIVATION_FNS, conv1x1, depthwise_conv, mid_channels, se_channels
 from natv2.nn.stages import Stage, run_blocks
 
 
@@ -100,8 +100,8 @@ class ElasticSE(nn.Module):
 
     def run(self, x: torch.Tensor, c: int, h: int) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
-        s = torch.relu(F.conv2d(s, self.reduce.weight[:h, :c], self.reduce.bias[:h]))
-        s = F.hardsigmoid(F.conv2d(s, self.expand.weight[:c, :h], self.expand.bias[:c]))
+        s = torch.relu(conv1x1(s, self.reduce.weight[:h, :c], self.reduce.bias[:h]))
+        s = F.hardsigmoid(conv1x1(s, self.expand.weight[:c, :h], self.expand.bias[:c]))
         return x * s
 
 
@@ -165,12 +165,12 @@ class DynamicMBConv(nn.Module):
         mid, k = self._mid, self.active_k
         y = x
         if self.expand is not None:
-            y = self._act(self.expand.bn(F.conv2d(y, self.expand.conv.weight[:mid])))
+            y = self._act(self.expand.bn(conv1x1(y, self.expand.conv.weight[:mid])))
         w = self.depthwise.active_weight(k, mid)
-        y = self._act(self.depthwise.bn(F.conv2d(y, w, None, self.stride, k // 2, 1, mid)))
+        y = self._act(self.depthwise.bn(depthwise_conv(y, w, self.stride)))
         if self.se is not None:
             y = self.se.run(y, mid, self._se_mid)
-        y = self.project.bn(F.conv2d(y, self.project.conv.weight[:, :mid]))
+        y = self.project.bn(conv1x1(y, self.project.conv.weight[:, :mid]))
         return y + x if self.residual else y
 
     # ----------------------------------------------------------------- extraction

@@ -48,9 +48,12 @@ class Supernet(nn.Module):
     one pass with `forward(x, exits=[...])`.
     """
 
-    def __init__(self, name: str, arch: MacroArch, space: SearchSpace) -> None:
+    def __init__(self, name: str, arch: MacroArch, space: SearchSpace, channels_last: bool = True) -> None:
         super().__init__()
         self.name = name
+        # Run on channels_last activations (inputs are converted on entry): on CPU the pointwise convs
+        # become plain GEMMs and depthwise convs use the faster NHWC kernels. Results are the same.
+        self.channels_last = bool(channels_last)
         self.arch = arch
         self.space = space
         self.n_classes = arch.n_classes
@@ -144,6 +147,8 @@ class Supernet(nn.Module):
 
     # ----------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor, exits: Sequence[int] | None = None) -> torch.Tensor | list[torch.Tensor]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.first_block(self.first_conv(x))
         if exits is None:
             n = self.n_active_stages
@@ -180,6 +185,7 @@ class Supernet(nn.Module):
         stages = [stage.to_static() for stage in self._stage_list[:n]]
         heads = {k: copy.deepcopy(self._exit_after[k]) for k in (wanted or [n])}
         net = StaticNet(copy.deepcopy(self.first_conv), copy.deepcopy(self.first_block), stages, heads, wanted, self.arch.bn)
+        net.channels_last = self.channels_last
         net.train(self.training)
         return net
 
