@@ -99,6 +99,16 @@ def test_finetune_then_export_from_the_run_directory(run_dir):
     rc, out = _cli("export", str(run_dir))
     assert rc == 0 and out.count("already exported") == 2, out
 
+    # inherited weights (BN recalibrated), ONNX only; export.json then lists all three models
+    rc, out = _cli("export", str(run_dir), "--force", "--set", "export.source=inherited", "--set", "export.formats=[onnx]")
+    assert rc == 0, out
+    name = summary["subnets"][0]["name"] + "-inherited"
+    meta = json.loads((run_dir / "models" / name / "meta.json").read_text())
+    assert meta["accuracy"]["split"] == "val" and meta["source"]["weights"] == "inherited"
+    assert set(meta["files"]) == {"safetensors", "json", "onnx"}
+    listed = json.loads((run_dir / "models" / "export.json").read_text())["models"]
+    assert sorted(m["folder"] for m in listed) == sorted([name] + [m["folder"] for m in exported["models"]])
+
 
 def test_later_stages_refuse_a_folder_that_is_not_a_run(tmp_path):
     rc, out = _cli("finetune", str(tmp_path / "nothing"))

@@ -16,6 +16,8 @@ _EXPORTS = {
     "read_metadata": "natv2.export.bundle",
     "save_bundle": "natv2.export.bundle",
     "export_finetuned": "natv2.export.runner",
+    "export_inherited": "natv2.export.runner",
+    "run_export_stage": "natv2.export.stage",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -92,9 +92,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
         record = export_model(model, folder, meta, cfg, inputs=inputs)
         records.append(_summary(folder, read_json(folder / META_FILE)))
         log(f"    parity (max abs diff): {record.max_abs_diff:.2e}")
-    summary = {"models": records, "tolerance": cfg.tolerance}
-    atomic_write_json(root / SUMMARY_FILE, summary)
-    return summary
+    return write_summary(root, cfg, records)
 
 
 def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[tuple[str, nn.Module, Mapping[str, Any]]],
@@ -112,9 +110,16 @@ def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[
             full = {**meta, "latency": measure(model, int(meta["resolution"]), cfg)}
             export_model(model, folder, full, cfg, inputs=inputs_for(int(meta["resolution"])) if inputs_for else None)
         records.append(_summary(folder, read_json(folder / META_FILE)))
-    summary = {"models": records, "tolerance": cfg.tolerance}
+    return write_summary(root, cfg, records)
+
+
+def write_summary(root: Path, cfg: ExportConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """`<models>/export.json`: the models this call exported, then any others exported earlier."""
+    names = {r["folder"] for r in records}
+    earlier = [_summary(p.parent, read_json(p)) for p in sorted(root.glob(f"*/{META_FILE}")) if p.parent.name not in names]
+    summary = {"models": records + earlier, "tolerance": cfg.tolerance}
     atomic_write_json(root / SUMMARY_FILE, summary)
-    return summary
+    return {**summary, "models": records}
 
 
 def _summary(folder: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
