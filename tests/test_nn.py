@@ -124,3 +124,49 @@ def test_static_net_config_round_trip_and_multi_exit():
         assert torch.equal(a, b)
     with pytest.raises(ValueError):
         StaticNet(net.first_conv, net.first_block, list(net.stages), {1: ExitHead(8, 16, 24, 5)})  # deepest exit != last stage
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_fast_path_is_exact(stride):
+    from natv2.nn.ops import depthwise_conv
+
+    torch.manual_seed(0)
+    for h, w in [(1, 1), (2, 2), (3, 3), (2, 5), (4, 4), (9, 9)]:
+        for k in (3, 5, 7):
+            x = torch.randn(2, 6, h, w)
+            weight = torch.randn(6, 1, k, k)
+            ref = torch.nn.functional.conv2d(x, weight, None, stride, k // 2, 1, 6)
+            got = depthwise_conv(x, weight, stride)
+            assert got.shape == ref.shape and torch.allclose(got, ref, atol=1e-6), (h, w, k)
+
+
+def test_pointwise_fast_path_is_exact_and_keeps_layout():
+    from natv2.nn.layers import FastConv2d
+    from natv2.nn.ops import conv1x1
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 5, 5).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(8, 12, 1, 1)[:, :6]  # a non-contiguous slice, as elastic blocks pass
+    y = conv1x1(x, weight)
+    assert torch.allclose(y, torch.nn.functional.conv2d(x, weight), atol=1e-5)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    conv = FastConv2d(6, 8, 1, bias=True)
+    assert isinstance(conv, torch.nn.Conv2d)  # hook-based counters still see it
+    seen = []
+    conv.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    assert torch.allclose(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias), atol=1e-5) and seen
+
+
+def test_traced_static_net_is_not_specialised_to_the_trace_size():
+    """Tracing (e.g. for ONNX) disables the shape-dependent depthwise crop, so a trace at 32 px is valid at 64 px."""
+    torch.manual_seed(0)
+    net = StaticNet(
+        ConvBNAct(3, 8, 3, 2, act="h_swish"),
+        MBConv(8, 8, 8, 3, 1, "relu", expand=False, residual=True),
+        [Stage([MBConv(8, 16, 32, 7, 2, "h_swish", se_channels=8, residual=False)]), Stage([MBConv(16, 16, 48, 7, 2, "relu")])],
+        {2: ExitHead(16, 32, 40, 5, 0.0)},
+    ).eval()
+    with torch.no_grad():
+        traced = torch.jit.trace(net, torch.randn(1, 3, 8, 8))  # late maps are 1x1 at 8 px
+        x = torch.randn(2, 3, 64, 64)
+        assert torch.allclose(traced(x), net(x), atol=1e-5)

@@ -453,3 +453,12 @@ def test_channels_last_gives_same_outputs():
     assert torch.allclose(net(x), a, atol=TOL) and torch.allclose(sub(x), a, atol=TOL)
     net_cl = net.to(memory_format=torch.channels_last)  # parameter layout does not matter either
     assert torch.allclose(net_cl(x.contiguous(memory_format=torch.channels_last)), a, atol=TOL)
+
+
+def test_ofa_style_dict_without_resolution():
+    net = supernet("ofa_mbv3")
+    cfg = net.set_active_subnet({"ks": [3, 5, 7, 5] * 5, "e": [3, 4, 6, 4] * 5, "d": [2, 3, 4, 3, 2]})
+    assert cfg.r == max(net.space.r) and cfg.w == 1.0 and cfg.d == (2, 3, 4, 3, 2)
+    assert [st.depth for st in net.stages] == [2, 3, 4, 3, 2]
+    assert net.stages[0].blocks[1].active_k == 5 and net.stages[0].blocks[1].active_mid == 96  # 24 * 4
+    net.set_max_net()

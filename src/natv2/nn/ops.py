@@ -71,6 +71,10 @@ def _exporting() -> bool:
     return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
 
 
+def _exporting_or_compiling() -> bool:
+    return _exporting() or getattr(torch.compiler, "is_exporting", lambda: False)()
+
+
 def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Stride-1 pointwise convolution. `weight` is (out, in, 1, 1), possibly a non-contiguous slice.
 
@@ -93,9 +97,11 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.
     """
     k = weight.shape[-1]
     p = k // 2
+    if _exporting_or_compiling():
+        return F.conv2d(x, weight, None, stride, p, 1, x.shape[1])
     h, w = x.shape[-2], x.shape[-1]
     rh, rw = min(p, h - 1), min(p, w - 1)
-    if (rh == p and rw == p) or _exporting():
+    if rh == p and rw == p:
         return F.conv2d(x, weight, None, stride, p, 1, x.shape[1])
     if h == 1 and w == 1:
         return x * weight[:, :, p : p + 1, p : p + 1].reshape(1, -1, 1, 1)
