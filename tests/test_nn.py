@@ -157,6 +157,7 @@ def test_pointwise_fast_path_is_exact_and_keeps_layout():
     assert torch.allclose(conv(x), torch.nn.functional.conv2d(x, conv.weight, conv.bias), atol=1e-5) and seen
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_traced_static_net_is_not_specialised_to_the_trace_size():
     """Tracing (e.g. for ONNX) disables the shape-dependent depthwise crop, so a trace at 32 px is valid at 64 px."""
     torch.manual_seed(0)
