@@ -83,18 +83,18 @@ class StaticNet(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.exits = nn.ModuleDict({str(k): heads[k] for k in sorted(heads)})
         self.outputs = None if outputs is None else [int(o) for o in outputs]
-        self._head_after = {int(k): head for k, head in self.exits.items()}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.first_block(self.first_conv(x))
         logits: dict[int, torch.Tensor] = {}
+        exits = self.exits
         for s, stage in enumerate(self.stages, start=1):
             x = stage(x)
-            head = self._head_after.get(s)
-            if head is not None:
-                logits[s] = head(x)
+            key = str(s)
+            if key in exits:
+                logits[s] = exits[key](x)
         if self.outputs is None:
             return next(iter(logits.values()))
         return [logits[o] for o in self.outputs]

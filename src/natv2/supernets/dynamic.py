@@ -268,12 +268,12 @@ class DynamicParallelBlock(nn.Module):
     def set_active(self, k: int, e: float, bits: Sequence[int]) -> None:
         self.mbconv.set_active(k, e)
         self.active_bits = tuple(int(b) for b in bits)
-        self._active = tuple(self.branches[n] for n, on in zip(PARALLEL_BRANCHES, self.active_bits) if on)
+        self._active_names = tuple(n for n, on in zip(PARALLEL_BRANCHES, self.active_bits) if on)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = None
-        for branch in self._active:
-            y = branch(x)
+        for name in self._active_names:
+            y = self.branches[name](x)
             out = y if out is None else out + y
         return out
 
@@ -299,14 +299,13 @@ class DynamicStage(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.dense = bool(dense)
-        self._block_list = list(self.blocks)
-        self.depth = len(self._block_list)
+        self.depth = len(self.blocks)
 
     def active_blocks(self) -> list[nn.Module]:
-        return self._block_list[: self.depth]
+        return list(self.blocks)[: self.depth]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_blocks(self._block_list[: self.depth], x, self.dense)
+        return run_blocks(self.active_blocks(), x, self.dense)
 
     def to_static(self) -> Stage:
         return Stage([b.to_static() for b in self.active_blocks()], self.dense)

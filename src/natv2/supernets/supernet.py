@@ -74,8 +74,6 @@ class Supernet(nn.Module):
         self.exits = nn.ModuleDict(
             {str(k): ExitHead(arch.stage_widths[k - 1], *arch.exit_widths(k), arch.n_classes, arch.dropout, bn) for k in arch.exit_stages}
         )
-        self._stage_list = list(self.stages)
-        self._exit_after = {int(k): h for k, h in self.exits.items()}
         init_he_fout(self)
         self._active: SubnetConfig | None = None
         self.set_max_net()
@@ -89,7 +87,7 @@ class Supernet(nn.Module):
     def elastic_blocks(self) -> list[DynamicMBConv]:
         """Every elastic MBConv (the MBConv branch of parallel blocks included), stage by stage."""
         out = []
-        for stage in self._stage_list:
+        for stage in self.stages:
             for b in stage.blocks:
                 out.append(b.mbconv if isinstance(b, DynamicParallelBlock) else b)
         return out
@@ -105,7 +103,7 @@ class Supernet(nn.Module):
         return cfg
 
     def _apply_config(self, cfg: SubnetConfig) -> None:
-        for s, stage in enumerate(self._stage_list):
+        for s, stage in enumerate(self.stages):
             stage.depth = min(cfg.d[s], len(stage.blocks))
             for j, block in enumerate(stage.blocks):
                 i = s * SLOTS_PER_STAGE + j
@@ -152,15 +150,15 @@ class Supernet(nn.Module):
         x = self.first_block(self.first_conv(x))
         if exits is None:
             n = self.n_active_stages
-            for stage in self._stage_list[:n]:
+            for stage in list(self.stages)[:n]:
                 x = stage(x)
-            return self._exit_after[n](x)
+            return self.exits[str(n)](x)
         wanted = self._check_exits(exits)
         logits: dict[int, torch.Tensor] = {}
-        for s, stage in enumerate(self._stage_list[: max(wanted)], start=1):
+        for s, stage in enumerate(list(self.stages)[: max(wanted)], start=1):
             x = stage(x)
             if s in wanted:
-                logits[s] = self._exit_after[s](x)
+                logits[s] = self.exits[str(s)](x)
         return [logits[k] for k in wanted]
 
     # ----------------------------------------------------------------- extraction
@@ -182,8 +180,8 @@ class Supernet(nn.Module):
         """
         wanted = self._check_exits(exits) if exits is not None else None
         n = max(wanted) if wanted else self.n_active_stages
-        stages = [stage.to_static() for stage in self._stage_list[:n]]
-        heads = {k: copy.deepcopy(self._exit_after[k]) for k in (wanted or [n])}
+        stages = [stage.to_static() for stage in list(self.stages)[:n]]
+        heads = {k: copy.deepcopy(self.exits[str(k)]) for k in (wanted or [n])}
         net = StaticNet(copy.deepcopy(self.first_conv), copy.deepcopy(self.first_block), stages, heads, wanted, self.arch.bn)
         net.channels_last = self.channels_last
         net.train(self.training)
