@@ -25,6 +25,8 @@ from natv2.config import FieldError, Layer, build_config, config_file_layers, ov
 from natv2.data.config import DataConfig
 from natv2.export.config import ExportConfig
 from natv2.finetune.config import FinetuneConfig
+from natv2.search.config import SearchConfig
+from natv2.search.stage import SearchStageConfig
 from natv2.train.config import TrainConfig
 
 DEFAULT_PRESET = "quickstart"
@@ -57,6 +59,8 @@ class RunConfig:
     run: RunSection = field(default_factory=RunSection)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    search_stage: SearchStageConfig = field(default_factory=SearchStageConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
 

@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "natv2.cli.commands.presets",
     "natv2.cli.commands.config",
     "natv2.cli.commands.train_supernet",
+    "natv2.cli.commands.search",
     "natv2.cli.commands.finetune",
     "natv2.cli.commands.export",
     "natv2.cli.commands.report",

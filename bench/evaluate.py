@@ -1,0 +1,146 @@
+"""Benchmark: subnet evaluations per minute on the CIFAR-10 validation split (5,000 images, 32 px), CPU.
+
+    NATV2_TEST_DATA=../shared/data python bench/evaluate.py [--subnets 8] [--threads 2]
+                                                           [--supernet ofa_mbv3] [--append]
+
+One evaluation = activate a subnet, re-calibrate its BN on the fixed calibration subset (960 training
+images, batches of 100, training transform at 32 px) and measure top-1 on the 5,000 held-out
+validation images. Compared in one run, on the same random subnets, interleaved:
+
+  naive      the straightforward path (natv2.measure.accuracy.reference_accuracy): extract ->
+             natv2.supernets.recalibrate_bn -> evaluate in data.eval_batch_size batches (the data
+             module keeps the prepared evaluation and calibration batches, so no decoding is timed);
+  fast       SupernetEvaluator with every speed-up on (what the search uses);
+  fast - X   the fast path with one speed-up switched off, to show what each one buys.
+
+The fast path's one-time preparation per resolution (inputs gathered, head outputs cached) is
+timed separately. Accuracies of the two paths are compared (they must agree). Weights are random
+(accuracy does not matter for speed). `--append` adds the table to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = {
+    "fast": {},
+    "fast - head cache": {"cache_head": False},
+    "fast - fast calibration": {"fast_calibration": False},
+    "fast - BN folding": {"fold_bn": False},
+    "fast - channels_last": {"channels_last": False},
+    "fast, eval batch 100": {"batch_size": 100},
+    "fast, eval batch 2000": {"batch_size": 2000},
+}
+
+
+def data_root() -> Path:
+    env = os.environ.get("NATV2_TEST_DATA")
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subnets", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--supernet", default="ofa_mbv3")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--variants", default="all", help="comma-separated variant names, or all")
+    ap.add_argument("--append", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from natv2.data import DataConfig, load_dataset
+    from natv2.measure.accuracy import SupernetEvaluator, reference_accuracy
+    from natv2.supernets import create
+    from natv2.train.data import SplitsTrainingData
+
+    load = os.getloadavg()[0]
+    cfg = DataConfig(name="cifar10", root=str(data_root() / "cifar10"), val_size=5000, calib_size=960,
+                     calib_batch_size=100, eval_batch_size=500)
+    splits = load_dataset(cfg)
+    data = SplitsTrainingData(splits, cfg, seed=args.seed)
+    torch.manual_seed(args.seed)
+    net = create(args.supernet, data.n_classes, r=[32]).eval()
+    rng = np.random.default_rng(args.seed)
+    cfgs = [net.space.sample(rng) for _ in range(args.subnets)]
+    names = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",")]
+
+    # warm-up: the data module's prepared batches, and each evaluator's per-resolution caches
+    reference_accuracy(net, cfgs[0], data)
+    evaluators, prep_s = {}, {}
+    for name in names:
+        ev = SupernetEvaluator(net, data, **VARIANTS[name])
+        t0 = time.perf_counter()
+        ev._inputs("val", 32)
+        if ev.cache_head:
+            ev._head("val", 32, ev._inputs("val", 32))
+        prep_s[name] = time.perf_counter() - t0
+        evaluators[name] = ev
+
+    times: dict[str, list[float]] = {n: [] for n in ["naive", *names]}
+    accs: dict[str, list[float]] = {n: [] for n in ["naive", *names]}
+    for i, c in enumerate(cfgs):
+        t0 = time.perf_counter()
+        accs["naive"].append(reference_accuracy(net, c, data))
+        times["naive"].append(time.perf_counter() - t0)
+        for name in names:
+            t0 = time.perf_counter()
+            accs[name].append(evaluators[name]([c])[0])
+            times[name].append(time.perf_counter() - t0)
+        print(f"subnet {i + 1}/{len(cfgs)}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in times), file=sys.stderr)
+
+    naive_med = statistics.median(times["naive"])
+    worst = max(abs(a - b) for n in names for a, b in zip(accs[n], accs["naive"]))
+    # exactness of the default fast path: logits against the naive path's, subnet by subnet
+    from natv2.measure.accuracy import reference_logits
+
+    fast = evaluators.get("fast") or SupernetEvaluator(net, data)
+    dmax, scale, agree, n_img = 0.0, 0.0, 0, 0
+    for c in cfgs:
+        a, la = reference_logits(net, c, data)
+        b, lb = fast.logits(c)
+        assert torch.equal(la, lb)
+        dmax, scale = max(dmax, float((a - b).abs().max())), max(scale, float(a.abs().max()))
+        agree += int((a.argmax(1) == b.argmax(1)).sum())
+        n_img += len(la)
+    rows = []
+    for n in times:
+        med = statistics.median(times[n])
+        rows.append(f"| {n} | {med:.3f} | {60.0 / med:.1f} | {naive_med / med:.2f}x | "
+                    f"{'-' if n == 'naive' else f'{prep_s[n]:.2f}'} |")
+    cmd = f"NATV2_TEST_DATA=../shared/data python bench/evaluate.py --subnets {args.subnets} --threads {args.threads} --supernet {args.supernet}"
+    text = "\n".join([
+        f"\n### subnet evaluation speed, CIFAR-10 val 5,000 images at 32 px ({dt.datetime.now():%Y-%m-%dT%H:%M})\n",
+        f"Machine: {platform.machine()} ({os.cpu_count()} CPUs, load {load:.1f} at start), torch {torch.__version__}, "
+        f"python {platform.python_version()}, {args.threads} torch threads. Command: `{cmd}`",
+        f"Supernet {args.supernet} (random weights, 10 classes, r=32), {args.subnets} uniformly sampled subnets, each "
+        "timed once per variant, variants interleaved per subnet; BN re-calibration on 960 training images (batches of 100).",
+        "",
+        "| path | median s / subnet | evaluations / min | vs naive | one-time prep s |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Exactness (fast vs naive, same subnets): largest |logit difference| {dmax:.1e} (logits up to {scale:.2f}); "
+        f"identical top-1 predictions for {agree}/{n_img} images; largest |accuracy difference| over all variants {worst:.1e} "
+        "(random weights give near-tied logits, so float rounding can flip a few predictions).",
+    ])
+    print(text)
+    if args.append:
+        with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""The `search` stage: a run directory's supernet + data -> NAT / NATv2 search with online adaptation.
+
+    config (RunConfig: run, data, search, search_stage) + run directory
+      -> supernet (--supernet PATH, else the run's trained one; random init only for smoke tests)
+      -> SupernetEvaluator (BN re-calibration + top-1 on the validation split)
+      -> SupernetAdaptation (between iterations, spec §3.8)
+      -> run_search(run_dir=...)   (journaled: running the same command again resumes)
+      -> search/supernet.{safetensors,json} (the adapted supernet: finetune extracts from it)
+      -> search/final_test.json (front and high-trade-off picks on the TEST split, for the report)
+
+`SearchStageConfig` (config section `search_stage`) holds what the stage adds to `SearchConfig`
+(section `search`). Module-level imports stay torch-free so the config layer can import this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from natv2.config import FieldError
+from natv2.errors import ConfigError, RunDirError
+from natv2.search.config import SearchConfig
+from natv2.space import SearchSpace, SubnetConfig
+from natv2.train.adapt import AdaptConfig
+
+STAGE = "search"
+SPACE_DIMS = ("ks", "e", "d", "r", "w", "nd", "nw")
+# Where a run directory keeps the supernet to search on (train-supernet writes train/supernet).
+TRAINED_STEMS = ("train/supernet", "supernet")
+ADAPTED_STEM = "search/supernet"
+FINAL_TEST = "search/final_test.json"
+
+
+@dataclass(frozen=True)
+class SearchStageConfig:
+    """What the `search` stage needs besides the search loop's own switches (section `search`)."""
+
+    supernet: str | None = field(default=None, metadata={"help": (
+        "natv2 supernet checkpoint (stem or .safetensors of save_supernet); null: the run's trained supernet")})
+    random_init: str | None = field(default=None, metadata={"help": (
+        "SMOKE TESTS ONLY: search a registered supernet with random weights (e.g. ofa_mbv3) instead of a trained one")})
+    width_mult: float = field(default=1.0, metadata={"help": "width multiplier of random_init"})
+    space: dict[str, Any] = field(default_factory=dict, metadata={"help": (
+        "narrow the supernet's space for the search, e.g. {r: [32], d: [2, 3]} (values must be in the supernet's space)")})
+    eval_batch_size: int = field(default=500, metadata={"help": "images per forward when evaluating subnets"})
+    fast_eval: bool = field(default=True, metadata={"help": (
+        "cached inputs + cached head outputs + folded BN (exact); false: the plain extract/recalibrate/evaluate path")})
+    cache_mb: float = field(default=4096.0, metadata={"help": "memory for cached evaluation tensors (larger splits stream)"})
+    final_test: bool = field(default=True, metadata={"help": (
+        "evaluate the final non-dominated set and high-trade-off picks on the test split (search/final_test.json)")})
+    adapt: AdaptConfig = field(default_factory=AdaptConfig, metadata={"help": "supernet adaptation between iterations"})
+
+    def __post_init__(self) -> None:
+        if self.eval_batch_size < 1:
+            raise FieldError("eval_batch_size", self.eval_batch_size, "an integer >= 1")
+        if self.cache_mb < 0:
+            raise FieldError("cache_mb", self.cache_mb, "a number >= 0")
+        unknown = sorted(set(self.space) - set(SPACE_DIMS))
+        if unknown:
+            raise FieldError("space", dict(self.space), f"keys among {list(SPACE_DIMS)} (unknown: {unknown})")
+
+
+# ----------------------------------------------------------------------------- settings
+def effective_search_config(search: SearchConfig) -> tuple[str, dict[str, Any]]:
+    """(policy, overrides): the fields set away from `SearchConfig()`'s defaults become overrides on
+    top of the policy's preset, so `search.policy: nat` alone gives NAT's settings. (A field set to
+    exactly its NATv2 default under another policy is not seen as set; give the preset's value instead.)"""
+    base = SearchConfig()
+    overrides = {f.name: getattr(search, f.name) for f in dataclasses.fields(SearchConfig)
+                 if getattr(search, f.name) != getattr(base, f.name) and f.name not in ("policy", "seed", "objectives")}
+    return search.policy, overrides
+
+
+def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: str, n_classes: int) -> SearchSpace:
+    """The supernet's space narrowed by `narrow`, with the cost-model family and class count attached."""
+    data = supernet_space.to_dict()
+    for dim, values in narrow.items():
+        vals = [values] if isinstance(values, (int, float)) else list(values)
+        allowed = data.get(dim)
+        if allowed is None:
+            raise ConfigError(f"search_stage.space sets '{dim}', which this supernet does not have", f"drop '{dim}'")
+        bad = [v for v in vals if v not in allowed]
+        if bad or not vals:
+            raise ConfigError(f"search_stage.space.{dim}={vals} is not within the supernet's {dim} {allowed}",
+                              f"choose {dim} values from {allowed}")
+        data[dim] = vals
+    return SearchSpace.from_dict({**data, "arch": arch, "n_classes": int(n_classes)})
+
+
+# ----------------------------------------------------------------------------- supernet
+def _stem(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+
+
+def _is_checkpoint(stem: Path) -> bool:
+    return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
+
+
+def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None]):
+    """(supernet, description): the checkpoint named by `stage.supernet`, the run's trained supernet,
+    or (smoke tests only) a randomly initialised one. The class count must match the data's."""
+    from natv2.supernets import create, load_supernet
+
+    if stage.supernet:
+        stem = _stem(stage.supernet)
+        stem = stem if stem.is_absolute() or _is_checkpoint(stem) else run_path / stem
+        if not _is_checkpoint(stem):
+            raise RunDirError(f"supernet checkpoint '{stage.supernet}' not found (looked for {stem}.json and .safetensors)",
+                              "pass the stem written by natv2 train-supernet (e.g. RUN/train/supernet)")
+        net, source = load_supernet(stem), str(stem)
+    elif stage.random_init:
+        msg = (f"WARNING: searching supernet '{stage.random_init}' with RANDOM weights (search_stage.random_init): "
+               "accuracies are meaningless; use this only for smoke tests")
+        log(msg)
+        net = create(stage.random_init, n_classes, stage.width_mult, **dict(stage.space))
+        source = f"random init of {stage.random_init}"
+    else:
+        found = [run_path / s for s in TRAINED_STEMS if _is_checkpoint(run_path / s)]
+        if not found:
+            raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for {', '.join(TRAINED_STEMS)})",
+                              "train one first (natv2 train-supernet), or pass --supernet PATH")
+        net, source = load_supernet(found[0]), str(found[0])
+    if int(net.n_classes) != int(n_classes):
+        raise ConfigError(f"supernet {source} has {net.n_classes} classes, the data {n_classes}",
+                          "search on a supernet trained for this dataset (or train one: natv2 train-supernet)")
+    return net, source
+
+
+# ----------------------------------------------------------------------------- progress
+class SearchProgress:
+    """Concise progress lines from the search's own files (the loop itself prints nothing).
+
+    Wraps the evaluator: at each call it reports iterations that `history.json` gained since the last
+    look, and every `every_s` seconds the evaluation rate. `finish()` reports what is left.
+    """
+
+    def __init__(self, search_dir: Path, iterations: int, log: Callable[[str], None],
+                 on_iteration: Callable[[dict[str, Any]], None] | None = None, every_s: float = 30.0) -> None:
+        self.path = search_dir / "history.json"
+        self.iterations, self.log, self.every_s = iterations, log, every_s
+        self.on_iteration = on_iteration or (lambda stats: None)
+        self.seen = -1
+        self.t0 = self.t_last = time.perf_counter()
+        self.n = 0
+
+    def wrap(self, evaluate: Callable[[Sequence[SubnetConfig]], list[float]]) -> Callable[[Sequence[SubnetConfig]], list[float]]:
+        def wrapped(cfgs: Sequence[SubnetConfig]) -> list[float]:
+            self.poll()
+            out = evaluate(cfgs)
+            self.n += len(cfgs)
+            now = time.perf_counter()
+            if now - self.t_last >= self.every_s:
+                self.t_last = now
+                self.log(f"  evaluated {self.n} subnets in {now - self.t0:.0f} s ({60.0 * self.n / (now - self.t0):.1f} / min)")
+            return out
+
+        return wrapped
+
+    def poll(self) -> None:
+        try:
+            rows = json.loads(self.path.read_text(encoding="utf-8")).get("iterations", [])
+        except (OSError, ValueError):
+            return
+        for st in rows:
+            if int(st["iteration"]) > self.seen:
+                self.seen = int(st["iteration"])
+                self.log(self.format(st))
+                self.on_iteration(st)
+
+    def format(self, st: dict[str, Any]) -> str:
+        tau = (st.get("surrogate") or {}).get("kendall")
+        t = st.get("timings", {})
+        parts = [f"iter {st['iteration']:>3}/{self.iterations}", f"archive {st['n_archive']}", f"front {st['n_front']}",
+                 f"HV {st['hv']:.4f}", f"tau {tau:.3f}" if tau is not None else "tau -", f"evals {st['n_evaluations']}",
+                 f"{sum(float(v) for v in t.values()):.1f} s"]
+        detail = ", ".join(f"{k} {float(v):.1f}" for k, v in t.items() if float(v) >= 0.05)
+        return "  ".join(parts) + (f" ({detail})" if detail else "")
+
+    def finish(self) -> None:
+        self.poll()
+
+
+# ----------------------------------------------------------------------------- the stage
+@dataclass
+class SearchStageResult:
+    result: Any  # natv2.search.SearchResult
+    supernet_source: str
+    final_test: dict[str, Any] | None
+    supernet_path: Path | None
+
+
+def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log: Callable[[str], None] = print,
+                     events: Callable[[str, dict[str, Any]], None] | None = None) -> SearchStageResult:
+    """Run (or resume) the search of `config` (a RunConfig) in `run_path`; every rank calls it under torchrun."""
+    import torch
+
+    from natv2.data import load_dataset
+    from natv2.measure.accuracy import SupernetEvaluator
+    from natv2.search.loop import run_search
+    from natv2.supernets import save_supernet
+    from natv2.train.adapt import SupernetAdaptation
+    from natv2.train.data import SplitsTrainingData
+    from natv2.train.dist import DistContext
+
+    dist = dist or DistContext()
+    run_path = Path(run_path)
+    events = events or (lambda kind, data: None)
+    main = dist.is_main
+    say = log if main else (lambda msg: None)
+    stage, search = config.search_stage, config.search
+    seed = int(search.seed or config.run.seed)
+    if config.run.threads:
+        torch.set_num_threads(int(config.run.threads))
+
+    splits = load_dataset(config.data)
+    data = SplitsTrainingData(splits, config.data, seed=seed)
+    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say)
+    supernet = supernet.to(dist.device).eval()
+    space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
+    policy, overrides = effective_search_config(search)
+    say(f"search: policy {policy}, objectives {list(search.objectives)}, supernet {source}, space r={list(space.r)}")
+    events("start", {"policy": policy, "supernet": source, "objectives": list(search.objectives), "seed": seed})
+
+    if stage.fast_eval:
+        evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb)
+    else:
+        evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb,
+                                      cache_head=False, fast_calibration=False, fold_bn=False)
+    from natv2.search.config import make_config
+
+    scfg = make_config(policy, seed=seed, objectives=list(search.objectives), **overrides)
+    adapter = None
+    if stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0:
+        adapter = SupernetAdaptation(
+            supernet, data, stage.adapt, run_path / "search" / "adapt", iterations=scfg.iterations,
+            epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
+            on_change=evaluator.invalidate, log=say)
+    progress = SearchProgress(run_path / "search", scfg.iterations, say,
+                              on_iteration=lambda st: events("iteration", st) if main else None)
+    result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
+                        run_dir=run_path, adapter=adapter, supernet=supernet, **overrides)
+    progress.finish()
+
+    supernet_path = None
+    if main:
+        supernet.set_max_net()
+        save_supernet(supernet, run_path / ADAPTED_STEM, {
+            "source": source, "adapted": adapter is not None, "iterations": scfg.iterations, "seed": seed,
+            "n_classes": data.n_classes, "dataset": config.data.name})
+        supernet_path = run_path / ADAPTED_STEM
+    dist.barrier()
+    final = final_test(result, evaluator, run_path, main) if stage.final_test else None
+    events("end", {"n_front": len(result.front), "n_archive": len(result.archive)})
+    return SearchStageResult(result, source, final, supernet_path)
+
+
+def final_test(result: Any, evaluator: Any, run_path: Path, main: bool) -> dict[str, Any] | None:
+    """Test-split accuracy of the final non-dominated set and the high-trade-off picks (once; kept on resume)."""
+    from natv2.io import atomic_write_json, read_json
+    from natv2.search.distributed import ShardedEvaluate
+
+    names = list(result.objectives)
+    picks = {e.config for e in result.high_tradeoff}
+    front = {e.config for e in result.front}
+    entries, seen = [], set()
+    for e in [*result.front, *result.high_tradeoff]:
+        if e.config not in seen:
+            seen.add(e.config)
+            entries.append(e)
+    path = run_path / FINAL_TEST
+    keys = [e.config.digest(40) for e in entries]
+    if path.exists():
+        old = read_json(path)
+        if [x["key"] for x in old.get("entries", [])] == keys:
+            return old
+    test_data = evaluator.data.eval_batches(max(e.config.r for e in entries), "test") if entries else []
+    if entries and not any(True for _ in test_data):
+        return None  # the dataset has no test split
+    accs = ShardedEvaluate(lambda cfgs: evaluator.evaluate(cfgs, split="test"))([e.config for e in entries])
+    doc = {"split": "test", "objectives": names, "entries": [
+        {"key": k, "name": e.config.file_stem(), "config": e.config.to_dict(), "objectives": e.objectives(names),
+         "val_acc": float(e.acc), "test_acc": float(a), "in_front": e.config in front, "high_tradeoff": e.config in picks}
+        for k, e, a in zip(keys, entries, accs)]}
+    if main:
+        atomic_write_json(path, doc)
+    return doc
+
+
+def format_final(doc: dict[str, Any] | None) -> list[str]:
+    """A short table of the final subnets (validation and test top-1)."""
+    if not doc:
+        return []
+    names = [n for n in doc["objectives"] if n != "err"]
+    lines = [f"{'subnet':<28} {'val %':>7} {'test %':>7} " + " ".join(f"{n:>12}" for n in names) + "  pick"]
+    for e in sorted(doc["entries"], key=lambda x: -x["val_acc"]):
+        lines.append(f"{e['name'][:28]:<28} {100 * e['val_acc']:7.2f} {100 * e['test_acc']:7.2f} "
+                     + " ".join(f"{e['objectives'][n]:12.4g}" for n in names) + ("  *" if e["high_tradeoff"] else ""))
+    return lines
