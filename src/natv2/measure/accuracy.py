@@ -344,19 +344,15 @@ class SupernetEvaluator:
             return recalibrate_fast(net, batches, keep_outputs)
         from natv2.supernets.bn import recalibrate_bn
 
+        outs: list[Tensor] = []
+        if keep_outputs:  # outputs in batch-statistics mode, from a copy (train-mode BN moves running stats)
+            probe = copy.deepcopy(net).eval()
+            for m in probe.modules():
+                if isinstance(m, _BatchNorm):
+                    m.train()
+            outs = [probe(b) for b in batches]
         recalibrate_bn(net, batches, inplace=True)
-        if not keep_outputs:
-            return []
-        modes = {m: m.training for m in net.modules()}
-        net.eval()
-        for m in net.modules():
-            if isinstance(m, _BatchNorm):
-                m.train()
-        try:
-            return [net(b) for b in batches]
-        finally:
-            for m, was in modes.items():
-                m.train(was)
+        return outs
 
     # ------------------------------------------------------------------ one subnet
     @torch.no_grad()
