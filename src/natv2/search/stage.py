@@ -101,7 +101,7 @@ def _is_checkpoint(stem: Path) -> bool:
     return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
 
 
-def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None]):
+def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None], seed: int = 0):
     """(supernet, description): the checkpoint named by `stage.supernet`, the run's trained supernet,
     or (smoke tests only) a randomly initialised one. The class count must match the data's."""
     from natv2.supernets import create, load_supernet
@@ -117,6 +117,9 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
         msg = (f"WARNING: searching supernet '{stage.random_init}' with RANDOM weights (search_stage.random_init): "
                "accuracies are meaningless; use this only for smoke tests")
         log(msg)
+        import torch
+
+        torch.manual_seed(seed)  # the same weights on every rank and every attempt (resume)
         net = create(stage.random_init, n_classes, stage.width_mult, **dict(stage.space))
         source = f"random init of {stage.random_init}"
     else:
@@ -219,7 +222,7 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
 
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed)
-    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say)
+    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed)
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
     policy, overrides = effective_search_config(search)
