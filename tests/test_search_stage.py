@@ -153,3 +153,18 @@ def test_missing_supernet_is_a_clear_error(tmp_path, capsys):
     code = cli_main.main(["search", "--run-dir", str(tmp_path / "empty"), *ARGS])
     err = capsys.readouterr().err
     assert code != 0 and "no trained supernet" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_train_then_search_uses_the_runs_trained_supernet(tmp_path, capsys):
+    """The pipeline order: natv2 train-supernet, then natv2 search RUN on the supernet it wrote."""
+    run = tmp_path / "run"
+    train = ["--set", "train.supernet=ofa_mbv3", "--set", "train.space.r=[16]", "--set", "train.only_phases=[full]",
+             "--set", "train.phase_overrides.full.epochs=1", "--set", "train.steps_per_epoch=1",
+             "--set", "train.val_random=0", "--set", "train.val_max_batches=1", "--set", "search.iterations=1"]
+    assert cli_main.main(["train-supernet", "--run-dir", str(run), *ARGS, *train]) == 0
+    code = cli_main.main(["search", str(run)])  # the run's own config.yaml
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert f"supernet {run / 'train' / 'supernet'}" in out.out and "search done" in out.out
+    assert (run / "search" / "iter_001" / "archive.json").exists()

@@ -101,9 +101,24 @@ def _is_checkpoint(stem: Path) -> bool:
     return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
 
 
-def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None], seed: int = 0):
-    """(supernet, description): the checkpoint named by `stage.supernet`, the run's trained supernet,
-    or (smoke tests only) a randomly initialised one. The class count must match the data's."""
+def _from_training_checkpoint(train: Any, root: Path, n_classes: int):
+    """The supernet of an unfinished train-supernet run: built from the run's `train` section, weights
+    from the latest checkpoint in <run>/checkpoints."""
+    from natv2.train.build import build_supernet
+    from natv2.train.checkpoint import CheckpointStore
+
+    store = CheckpointStore(root)
+    state = store.read_state()
+    net = build_supernet(dataclasses.replace(train, init_from=None), n_classes)
+    store.load_model(state, net)
+    return net, f"{root / state['model_file']} (phase {state.get('phase')}, {state.get('epochs_done')} epochs)"
+
+
+def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None], seed: int = 0,
+                     train: Any = None):
+    """(supernet, description): the checkpoint named by `stage.supernet`, the run's trained supernet
+    (train/supernet; else the latest checkpoint of an unfinished training, built from `train`), or
+    (smoke tests only) a randomly initialised one. The class count must match the data's."""
     from natv2.supernets import create, load_supernet
 
     if stage.supernet:
@@ -124,10 +139,15 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
         source = f"random init of {stage.random_init}"
     else:
         found = [run_path / s for s in TRAINED_STEMS if _is_checkpoint(run_path / s)]
-        if not found:
-            raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for {', '.join(TRAINED_STEMS)})",
+        if found:
+            net, source = load_supernet(found[0]), str(found[0])
+        elif train is not None and (run_path / "checkpoints" / "state.json").is_file():
+            net, source = _from_training_checkpoint(train, run_path / "checkpoints", n_classes)
+            log(f"note: train-supernet has not finished; searching the latest training checkpoint ({source})")
+        else:
+            raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for {', '.join(TRAINED_STEMS)} "
+                              "and checkpoints/state.json)",
                               "train one first (natv2 train-supernet), or pass --supernet PATH")
-        net, source = load_supernet(found[0]), str(found[0])
     if int(net.n_classes) != int(n_classes):
         raise ConfigError(f"supernet {source} has {net.n_classes} classes, the data {n_classes}",
                           "search on a supernet trained for this dataset (or train one: natv2 train-supernet)")
@@ -222,7 +242,7 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
 
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed)
-    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed)
+    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train)
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
     policy, overrides = effective_search_config(search)
