@@ -20,7 +20,7 @@ epoch. The module imports torch only when an adapter is built, so the config cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
@@ -51,24 +51,27 @@ class AdaptConfig:
     """Supernet adaptation during the search (spec §3.8; defaults from spec §4.8). Epochs per
     iteration are `search.adaptation_epochs`; the batch size is `data.batch_size`."""
 
-    enabled: bool = True
-    lr: float = 2.5e-3
-    warmup_epochs: int = 5
-    warmup_start_lr: float = 1e-4
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 3e-4
-    no_decay_bn_bias: bool = True
-    grad_clip: float | None = 5.0
-    subnets_per_step: int = 4
-    kd_ratio: float = 1.0
-    label_smoothing: float = 0.0
-    teacher: Literal["fixed", "none"] = "fixed"
-    teacher_bn: Literal["train", "eval"] = "train"
-    exit_ensemble_weights: tuple[float, ...] = DESCENDING_EXIT_WEIGHTS
-    steps_per_epoch: int | None = None
-    channels_last: bool = False
-    amp: Literal["auto", "bf16", "off"] = "auto"
+    enabled: bool = field(default=True, metadata=_help("adapt the supernet between search iterations (NAT's online transfer)"))
+    lr: float = field(default=2.5e-3, metadata=_help("peak learning rate; cosine to 0 over iterations x epochs"))
+    warmup_epochs: int = field(default=5, metadata=_help("linear warm-up epochs at the start of the whole adaptation"))
+    warmup_start_lr: float = field(default=1e-4, metadata=_help("learning rate the warm-up starts from"))
+    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
+    nesterov: bool = field(default=True, metadata=_help("Nesterov momentum"))
+    weight_decay: float = field(default=3e-4, metadata=_help("weight decay"))
+    no_decay_bn_bias: bool = field(default=True, metadata=_help("no weight decay on BN parameters and biases"))
+    grad_clip: float | None = field(default=5.0, metadata=_help("max global gradient norm; null: no clipping"))
+    subnets_per_step: int = field(default=4, metadata=_help("subnets sampled per batch (gradients accumulate)"))
+    kd_ratio: float = field(default=1.0, metadata=_help("kd in (kd * softCE + CE) * 2 / (kd + 1); 0: no distillation"))
+    label_smoothing: float = field(default=0.0, metadata=_help("label smoothing of the CE term"))
+    teacher: Literal["fixed", "none"] = field(default="fixed", metadata=_help(
+        "fixed: the maximal net of the starting weights (all exits, ENS-KD, for early-exit supernets); none"))
+    teacher_bn: Literal["train", "eval"] = field(default="train", metadata=_help(
+        "teacher BN: train = batch statistics (OFA/NAT code), eval = statistics re-calibrated once"))
+    exit_ensemble_weights: tuple[float, ...] = field(default=DESCENDING_EXIT_WEIGHTS, metadata=_help(
+        "ENS-KD beta per exit (exit 1 first); NAT scripts use descending weights"))
+    steps_per_epoch: int | None = field(default=None, metadata=_help("cap on optimiser steps per epoch; null: the whole split"))
+    channels_last: bool = field(default=False, metadata=_help("NHWC training (measured slower for elastic weights)"))
+    amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=_help("auto: bf16 autocast on CUDA, off on CPU"))
 
     def __post_init__(self) -> None:
         if self.lr <= 0:
