@@ -46,7 +46,7 @@ def cli_run(tmp_path_factory):
 def test_search_command_writes_the_run_directory(cli_run, capsys):
     run = cli_run
     for name in ("config.yaml", "events.jsonl", "search/journal.jsonl", "search/history.json", "search/non_dominated.json",
-                 "search/high_tradeoff.json", "search/final_test.json", "search/supernet.safetensors", "search/supernet.json",
+                 "search/high_tradeoff.json", "search/final_test.json", "search/archive.json", "search/supernet.safetensors", "search/supernet.json",
                  "search/adapt/state.json", "search/iter_002/archive.json"):
         assert (run / name).exists(), name
     events = [json.loads(s) for s in (run / "events.jsonl").read_text().splitlines()]
@@ -57,6 +57,7 @@ def test_search_command_writes_the_run_directory(cli_run, capsys):
     assert final["split"] == "test" and final["entries"]
     assert all(0.0 <= e["test_acc"] <= 1.0 for e in final["entries"])
     assert any(e["high_tradeoff"] for e in final["entries"]) and any(e["in_front"] for e in final["entries"])
+    assert json.loads((run / "search" / "archive.json").read_text())["entries"] == _final_archive(run)
     history = json.loads((run / "search" / "history.json").read_text())["iterations"]
     assert [h["adapted"] for h in history] == [False, True, True]
 

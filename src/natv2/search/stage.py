@@ -5,7 +5,7 @@
       -> SupernetEvaluator (BN re-calibration + top-1 on the validation split)
       -> SupernetAdaptation (between iterations, spec §3.8)
       -> run_search(run_dir=...)   (journaled: running the same command again resumes)
-      -> search/supernet.{safetensors,json} (the adapted supernet: finetune extracts from it)
+      -> search/archive.json (final archive), search/supernet.{safetensors,json} (the adapted supernet)
       -> search/final_test.json (front and high-trade-off picks on the TEST split, for the report)
 
 `SearchStageConfig` (config section `search_stage`) holds what the stage adds to `SearchConfig`
@@ -33,6 +33,7 @@ SPACE_DIMS = ("ks", "e", "d", "r", "w", "nd", "nw")
 TRAINED_STEMS = ("train/supernet", "supernet")
 ADAPTED_STEM = "search/supernet"
 FINAL_TEST = "search/final_test.json"
+FINAL_ARCHIVE = "search/archive.json"  # the final archive (finetune.select=archive reads it)
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,10 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
 
     supernet_path = None
     if main:
+        from natv2.io import atomic_write_json
+        from natv2.search.archive import entries_to_json
+
+        atomic_write_json(run_path / FINAL_ARCHIVE, entries_to_json(result.archive, list(result.objectives)))
         supernet.set_max_net()
         save_supernet(supernet, run_path / ADAPTED_STEM, {
             "source": source, "adapted": adapter is not None, "iterations": scfg.iterations, "seed": seed,
