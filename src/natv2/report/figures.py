@@ -300,7 +300,8 @@ def surrogate_curves(iterations: Sequence[int], kendall: Sequence[float | None],
         corr.set_ylim(min(-0.05, min(lows, default=0) - 0.05), 1.02)
         corr.set_ylabel("rank correlation")
         corr.set_xlabel("iteration")
-        corr.legend(loc="best")
+        if corr.get_legend_handles_labels()[0]:  # no correlations yet (e.g. one iteration): no legend
+            corr.legend(loc="best")
         x, y = pts(rmse)
         if x:
             err.plot(x, y, "-o", ms=3.5, lw=1.4, color=C_MIN)

@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "natv2.cli.commands.datasets",
     "natv2.cli.commands.presets",
     "natv2.cli.commands.config",
+    "natv2.cli.commands.run",
     "natv2.cli.commands.train_supernet",
     "natv2.cli.commands.search",
     "natv2.cli.commands.finetune",

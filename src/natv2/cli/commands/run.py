@@ -1,0 +1,95 @@
+"""`natv2 run`: the whole pipeline (train-supernet -> search -> finetune -> export -> report) on one
+run directory; with no arguments, the `quickstart` preset on the default dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from natv2.cli.context import CliContext, add_force_option
+from natv2.cli.registry import Command
+from natv2.errors import NatError
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir_arg", nargs="?", metavar="RUN_DIR",
+                        help="run directory to create or resume (same as --run-dir)")
+    parser.add_argument("--supernet", metavar="PATH", default=None,
+                        help="skip training: search this natv2 supernet checkpoint (stem or .safetensors)")
+    add_force_option(parser)
+
+
+def _config(ctx: CliContext):
+    """Settings: an existing run directory's own config.yaml when no --config/--preset is given, so
+    `natv2 run RUN_DIR` resumes exactly what was started; otherwise preset/config + --set."""
+    from natv2.pipeline.config import resolve_config
+
+    args = ctx.args
+    if getattr(args, "run_dir_arg", None):
+        args.run_dir = args.run_dir_arg
+    config_file, preset = args.config, args.preset
+    if args.run_dir and config_file is None and preset is None and (Path(args.run_dir) / "config.yaml").is_file():
+        config_file = str(Path(args.run_dir) / "config.yaml")
+    values = {}
+    if args.run_dir:
+        values["run.run_dir"] = str(args.run_dir)
+    if args.supernet:
+        values["search_stage.supernet"] = str(Path(args.supernet).resolve())
+    return resolve_config(preset=preset, config_file=config_file, overrides=args.set or [], values=values or None)
+
+
+def _run(ctx: CliContext) -> int:
+    import torch
+
+    from natv2.pipeline.run import StageContext, run_pipeline, where_things_are
+    from natv2.train.dist import init_distributed
+
+    config = _config(ctx)
+    dist = init_distributed(config.run.device)
+    try:
+        if dist.world_size > 1:
+            raise NatError("natv2 run drives every stage from one process and cannot run under torchrun",
+                           "run the distributed stages on their own: torchrun ... natv2 train-supernet / natv2 search")
+        if config.run.threads:
+            torch.set_num_threads(int(config.run.threads))
+        run_dir = ctx.open_run_dir(config, label=ctx.args.preset or "quickstart")
+        ctx.echo(f"natv2 run: {run_dir.path}  (settings: {', '.join(ctx.config_sources())})")
+
+        def log(msg: str) -> None:
+            if ctx.verbosity >= 0:
+                print(msg, file=ctx.stdout, flush=True)
+
+        run_pipeline(StageContext(config=config, run=run_dir, dist=dist, log=log))
+        ctx.echo("")
+        for line in where_things_are(run_dir.path):
+            ctx.echo(line)
+        sys.stdout.flush()
+        return 0
+    finally:
+        if ctx.run_dir is not None:
+            ctx.run_dir.close()
+        dist.close()
+
+
+COMMANDS = [
+    Command(
+        "run",
+        "the whole pipeline on one run directory (train-supernet, search, finetune, export, report); resumable",
+        run=_run,
+        configure=_configure,
+        description=(
+            "Chain every stage on one run directory. With no arguments: the quickstart preset on the default\n"
+            "dataset (CIFAR-10, found automatically; see `natv2 datasets`). Run the same command again (or\n"
+            "`natv2 run RUN_DIR`) after an interruption: finished stages are skipped and the unfinished one\n"
+            "resumes where it stopped."
+        ),
+        epilog=(
+            "examples:\n"
+            "  natv2 run                                     quickstart, fresh run directory under runs/\n"
+            "  natv2 run --preset cifar10 --run-dir runs/c10 CPU-scale CIFAR-10 pipeline\n"
+            "  natv2 run runs/c10                            resume it with its saved settings\n"
+            "  natv2 run --supernet runs/c10/train/supernet  search a trained supernet, skip training"
+        ),
+    )
+]

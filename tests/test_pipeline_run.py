@@ -1,0 +1,88 @@
+"""`natv2 run` end to end on the `smoke` preset: every stage runs, every artefact is there and sound,
+and running the same command again resumes (skips) instead of redoing work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+NATV2 = [sys.executable, "-m", "natv2.cli.main"]
+
+
+def _natv2(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([*NATV2, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    work = tmp_path_factory.mktemp("pipeline")
+    run_dir = work / "run"
+    proc = _natv2("run", "--preset", "smoke", "--run-dir", str(run_dir), cwd=work)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return run_dir, proc
+
+
+def test_every_stage_ran_and_the_output_says_where_things_are(smoke_run):
+    run_dir, proc = smoke_run
+    for i, stage in enumerate(["train", "search", "finetune", "export", "report"], 1):
+        assert f"[{i}/5] {stage}" in proc.stdout
+    assert f"report:        {run_dir / 'report' / 'index.html'}" in proc.stdout
+    assert f"models:        {run_dir / 'models'}" in proc.stdout
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    done = {e["stage"] for e in events if e["event"] == "done"}
+    assert {"train", "search", "finetune", "export"} <= done
+
+
+def test_search_outputs_and_report(smoke_run):
+    run_dir, _ = smoke_run
+    assert (run_dir / "config.yaml").is_file()
+    assert (run_dir / "train" / "supernet.safetensors").is_file()
+    for name in ("non_dominated.json", "high_tradeoff.json", "final_test.json"):
+        assert (run_dir / "search" / name).is_file(), name
+    assert sorted(p.name for p in (run_dir / "search").glob("iter_*")) == ["iter_000", "iter_001"]
+    html = (run_dir / "report" / "index.html").read_text()
+    for section in ("Supernet training", "Search", "Final models"):
+        assert section in html
+    assert list((run_dir / "report").rglob("*.png")), "the report has no figures"
+
+
+def test_exported_models_load_and_match_in_every_format(smoke_run):
+    import onnxruntime as ort
+
+    import natv2
+
+    run_dir, _ = smoke_run
+    summary = json.loads((run_dir / "models" / "export.json").read_text())
+    assert summary["models"], "nothing was exported"
+    for entry in summary["models"]:
+        folder = run_dir / "models" / entry["folder"]
+        meta = json.loads((folder / "meta.json").read_text())
+        r = int(meta["config"]["r"]) if "config" in meta else 16
+        model = natv2.load_model(folder / entry["files"]["safetensors"]).eval()
+        x = torch.randn(3, 3, r, r, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ref = model(x)
+            scripted = torch.jit.load(str(folder / entry["files"]["torchscript"]))(x)
+        assert torch.allclose(scripted, ref, atol=1e-5)
+        sess = ort.InferenceSession(str(folder / entry["files"]["onnx"]), providers=["CPUExecutionProvider"])
+        onnx_out = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+        assert np.abs(onnx_out - ref.numpy()).max() <= 1e-4 * max(1.0, float(ref.abs().max()))
+        assert entry["accuracy"]["split"] == "test"
+        assert entry["params"] == sum(p.numel() for p in model.parameters())
+
+
+def test_running_again_skips_finished_stages(smoke_run):
+    run_dir, _ = smoke_run
+    proc = _natv2("run", str(run_dir), cwd=run_dir.parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for stage in ("train", "search", "finetune", "export"):
+        assert f"{stage}: " in proc.stdout and "already done, skipped" in proc.stdout
+    assert proc.stdout.count("already done, skipped") == 4
