@@ -306,9 +306,9 @@ def final_test(result: Any, evaluator: Any, run_path: Path, main: bool) -> dict[
         old = read_json(path)
         if [x["key"] for x in old.get("entries", [])] == keys:
             return old
-    test_data = evaluator.data.eval_batches(max(e.config.r for e in entries), "test") if entries else []
-    if entries and not any(True for _ in test_data):
-        return None  # the dataset has no test split
+    splits = getattr(evaluator.data, "splits", None)
+    if not entries or (splits is not None and len(splits.test) == 0):
+        return None  # nothing to test, or the dataset has no test split
     accs = ShardedEvaluate(lambda cfgs: evaluator.evaluate(cfgs, split="test"))([e.config for e in entries])
     doc = {"split": "test", "objectives": names, "entries": [
         {"key": k, "name": e.config.file_stem(), "config": e.config.to_dict(), "objectives": e.objectives(names),
