@@ -37,6 +37,26 @@ class CliContext:
         return resolve_config(preset=self.args.preset, config_file=self.args.config,
                               overrides=self.args.set or [], values=values)
 
+    def run_dir_config(self, values: "dict[str, object] | None" = None) -> "RunConfig":
+        """The config of a command that works on one run directory (positional RUN_DIR or --run-dir).
+
+        An existing run directory's own config.yaml is the base when neither --config nor --preset is
+        given, so `natv2 COMMAND RUN_DIR` resumes exactly what was started; --set and `values` go on top.
+        """
+        from natv2.pipeline.config import resolve_config
+
+        args = self.args
+        if getattr(args, "run_dir_arg", None):
+            args.run_dir = args.run_dir_arg
+        config_file, preset = args.config, args.preset
+        saved = Path(args.run_dir) / "config.yaml" if args.run_dir else None
+        if saved is not None and config_file is None and preset is None and saved.is_file():
+            config_file = str(saved)
+        merged = dict(values or {})
+        if args.run_dir:
+            merged["run.run_dir"] = str(args.run_dir)
+        return resolve_config(preset=preset, config_file=config_file, overrides=args.set or [], values=merged or None)
+
     def config_sources(self) -> list[str]:
         """Human-readable list of where the settings came from, lowest priority first."""
         from natv2.pipeline.config import DEFAULT_PRESET

@@ -21,22 +21,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(ctx: CliContext):
-    """Settings: an existing run directory's own config.yaml when no --config/--preset is given, so
-    `natv2 run RUN_DIR` resumes exactly what was started; otherwise preset/config + --set."""
-    from natv2.pipeline.config import resolve_config
-
-    args = ctx.args
-    if getattr(args, "run_dir_arg", None):
-        args.run_dir = args.run_dir_arg
-    config_file, preset = args.config, args.preset
-    if args.run_dir and config_file is None and preset is None and (Path(args.run_dir) / "config.yaml").is_file():
-        config_file = str(Path(args.run_dir) / "config.yaml")
-    values = {}
-    if args.run_dir:
-        values["run.run_dir"] = str(args.run_dir)
-    if args.supernet:
-        values["search_stage.supernet"] = str(Path(args.supernet).resolve())
-    return resolve_config(preset=preset, config_file=config_file, overrides=args.set or [], values=values or None)
+    values = {"search_stage.supernet": str(Path(ctx.args.supernet).resolve())} if ctx.args.supernet else None
+    return ctx.run_dir_config(values)
 
 
 def _run(ctx: CliContext) -> int:

@@ -21,22 +21,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def search_config(ctx: CliContext):
     """The run's own config.yaml when an existing run is named without --config/--preset; then --set,
     --supernet and --random-init on top."""
-    from natv2.pipeline.config import resolve_config
-
-    args = ctx.args
-    if getattr(args, "run_dir_arg", None):
-        args.run_dir = args.run_dir_arg
-    config_file, preset = args.config, args.preset
-    if args.run_dir and config_file is None and preset is None and (Path(args.run_dir) / "config.yaml").is_file():
-        config_file = str(Path(args.run_dir) / "config.yaml")
     values = {}
-    if args.run_dir:
-        values["run.run_dir"] = str(args.run_dir)
-    if args.supernet:
-        values["search_stage.supernet"] = str(Path(args.supernet).resolve())
-    if args.random_init:
-        values["search_stage.random_init"] = args.random_init
-    return resolve_config(preset=preset, config_file=config_file, overrides=args.set or [], values=values or None)
+    if ctx.args.supernet:
+        values["search_stage.supernet"] = str(Path(ctx.args.supernet).resolve())
+    if ctx.args.random_init:
+        values["search_stage.random_init"] = ctx.args.random_init
+    return ctx.run_dir_config(values)
 
 
 def _run(ctx: CliContext) -> int:
