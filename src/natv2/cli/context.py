@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 if TYPE_CHECKING:
     from natv2.io.rundir import RunDir
@@ -81,6 +82,24 @@ class CliContext:
         path = Path(config.run.run_dir) if config.run.run_dir else default_run_dir(label or self.args.preset or "run")
         self.run_dir = RunDir.open(path, config, force=bool(getattr(self.args, "force", False)))
         return self.run_dir
+
+
+@contextmanager
+def stage_session(ctx: CliContext, config: "RunConfig", label: str) -> Iterator[tuple[Any, "RunDir | None", Path]]:
+    """(dist, run_dir, path) for a stage command, torchrun-aware: every rank joins the process group,
+    rank 0 alone opens (and locks) the run directory, and every rank learns its path. Closes both."""
+    from natv2.train.dist import init_distributed
+    from natv2.train.run import shared_run_path
+
+    dist = init_distributed(config.run.device)
+    try:
+        run_dir = ctx.open_run_dir(config, label=label) if dist.is_main else None
+        path = shared_run_path(run_dir.path if run_dir else None, dist)
+        yield dist, run_dir, path
+    finally:
+        if ctx.run_dir is not None:
+            ctx.run_dir.close()
+        dist.close()
 
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:

@@ -4,10 +4,11 @@ run directory; with no arguments, the `quickstart` preset on the default dataset
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from natv2.cli.context import CliContext, add_force_option
+from natv2.cli.context import CliContext, add_force_option, stage_session
 from natv2.cli.registry import Command
 from natv2.errors import NatError
 
@@ -29,17 +30,14 @@ def _run(ctx: CliContext) -> int:
     import torch
 
     from natv2.pipeline.run import StageContext, run_pipeline, where_things_are
-    from natv2.train.dist import init_distributed
 
     config = _config(ctx)
-    dist = init_distributed(config.run.device)
-    try:
-        if dist.world_size > 1:
-            raise NatError("natv2 run drives every stage from one process and cannot run under torchrun",
-                           "run the distributed stages on their own: torchrun ... natv2 train-supernet / natv2 search")
-        if config.run.threads:
-            torch.set_num_threads(int(config.run.threads))
-        run_dir = ctx.open_run_dir(config, label=ctx.args.preset or "quickstart")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise NatError("natv2 run drives every stage from one process and cannot run under torchrun",
+                       "run the distributed stages on their own: torchrun ... -m natv2 train-supernet / search")
+    if config.run.threads:
+        torch.set_num_threads(int(config.run.threads))
+    with stage_session(ctx, config, label=ctx.args.preset or "quickstart") as (dist, run_dir, _):
         ctx.echo(f"natv2 run: {run_dir.path}  (settings: {', '.join(ctx.config_sources())})")
 
         def log(msg: str) -> None:
@@ -52,10 +50,6 @@ def _run(ctx: CliContext) -> int:
             ctx.echo(line)
         sys.stdout.flush()
         return 0
-    finally:
-        if ctx.run_dir is not None:
-            ctx.run_dir.close()
-        dist.close()
 
 
 COMMANDS = [

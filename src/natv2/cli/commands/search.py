@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from natv2.cli.context import CliContext, add_force_option
+from natv2.cli.context import CliContext, add_force_option, stage_session
 from natv2.cli.registry import Command
 
 
@@ -31,14 +31,9 @@ def search_config(ctx: CliContext):
 
 def _run(ctx: CliContext) -> int:
     from natv2.search.stage import STAGE, format_final, run_search_stage
-    from natv2.train.dist import init_distributed
-    from natv2.train.run import shared_run_path
 
     config = search_config(ctx)
-    dist = init_distributed(config.run.device)
-    try:
-        run_dir = ctx.open_run_dir(config, label="search") if dist.is_main else None
-        path = shared_run_path(run_dir.path if run_dir else None, dist)
+    with stage_session(ctx, config, label="search") as (dist, run_dir, path):
         events = (lambda kind, data: run_dir.log_event(STAGE, kind, **data)) if run_dir else None
         log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
         out = run_search_stage(config, path, dist=dist, log=log, events=events)
@@ -53,10 +48,6 @@ def _run(ctx: CliContext) -> int:
             ctx.echo(f"results: {path / 'search'}/ (non_dominated.json, high_tradeoff.json, final_test.json, "
                      f"history.json); adapted supernet: {out.supernet_path}.safetensors")
         return 0
-    finally:
-        if ctx.run_dir is not None:
-            ctx.run_dir.close()
-        dist.close()
 
 
 COMMANDS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from natv2.cli.context import CliContext, add_force_option
+from natv2.cli.context import CliContext, add_force_option, stage_session
 from natv2.cli.registry import Command
 
 
@@ -15,15 +15,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(ctx: CliContext) -> int:
-    from natv2.train.dist import init_distributed
     from natv2.train.metrics import phase_eval_table
-    from natv2.train.run import STAGE, shared_run_path, train_dir, train_supernet
+    from natv2.train.run import STAGE, train_dir, train_supernet
 
     config = ctx.config()
-    dist = init_distributed(config.run.device)
-    try:
-        run_dir = ctx.open_run_dir(config, label="train") if dist.is_main else None
-        path = shared_run_path(run_dir.path if run_dir else None, dist)
+    with stage_session(ctx, config, label="train") as (dist, run_dir, path):
         events = (lambda kind, data: run_dir.log_event(STAGE, kind, **data)) if run_dir else None
         result = train_supernet(config, path, dist=dist, resume=ctx.args.resume, events=events)
         if run_dir is not None:
@@ -39,10 +35,6 @@ def _run(ctx: CliContext) -> int:
                 ctx.echo("\nend-of-phase evaluation (top-1 %):\n" + table)
             ctx.echo(f"metrics: {train_dir(path) / 'metrics.jsonl'}  plot: {train_dir(path) / 'val_accuracy.png'}")
         return 0
-    finally:
-        if ctx.run_dir is not None:
-            ctx.run_dir.close()
-        dist.close()
 
 
 COMMANDS = [
