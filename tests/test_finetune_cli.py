@@ -28,7 +28,7 @@ SETTINGS = [
     "data.eval_batch_size=200",
     "finetune.max_epochs=2", "finetune.patience=1", "finetune.batch_size=64", "finetune.max_subnets=1",
     "finetune.variants=[single,multi_exit]", "finetune.channels_last=false",
-    "export.latency_runs=3", "export.latency_warmup=1",
+    "export.latency_runs=3", "export.latency_warmup=1", "finetune.select=front",
 ]
 
 

@@ -30,6 +30,8 @@ from natv2.measure.lut import distinct_layers
 from natv2.space import N_LAYERS, N_STAGES, SearchSpace, SubnetConfig, ofa_mbv3_space
 
 ALL_ARCHS = sorted(FAMILIES)
+# From this input size on, the last stage's maps (r/32 >= 4) are large enough that no 7x7 tap is skipped.
+NO_SKIPPED_TAPS_FROM = 128
 
 
 def _create(name: str, n_classes: int, width_mult: float, r: list[int]):
@@ -46,7 +48,12 @@ def _check_closed_form(name: str, width_mult: float, resolutions: list[int], n: 
         sub = net.extract_subnet()
         assert count_params(sub) == model.params(cfg), (name, cfg)
         for method in methods:
-            assert count_macs(sub, cfg.r, method=method) == model.macs(cfg), (name, method, cfg)
+            counted = count_macs(sub, cfg.r, method=method)
+            if method == "dispatch" and cfg.r < NO_SKIPPED_TAPS_FROM:
+                # dispatch counts what runs; the depthwise fast path skips taps that only meet padding
+                assert counted <= model.macs(cfg), (name, method, cfg)
+            else:
+                assert counted == model.macs(cfg), (name, method, cfg)
     return n
 
 
@@ -54,6 +61,7 @@ def _check_closed_form(name: str, width_mult: float, resolutions: list[int], n: 
 @pytest.mark.parametrize("name", ALL_ARCHS)
 def test_closed_form_equals_hook_count_every_variant(name):
     _check_closed_form(name, 1.0, [32, 40], n=3, seed=1, methods=("hooks", "dispatch"))
+    _check_closed_form(name, 1.0, [128], n=1, seed=2, methods=("hooks", "dispatch"))
 
 
 @pytest.mark.slow
@@ -62,6 +70,7 @@ def test_closed_form_equals_hook_count_every_variant(name):
 def test_closed_form_equals_hook_count_sweep(name, width_mult):
     """Many random subnets of every supernet, at two resolutions, both widths, both counting methods."""
     _check_closed_form(name, width_mult, [32, 64], n=25, seed=7, methods=("hooks", "dispatch"))
+    _check_closed_form(name, width_mult, [128, 160], n=3, seed=8, methods=("hooks", "dispatch"))
 
 
 def test_counters_convention_on_a_tiny_module():

@@ -7,7 +7,9 @@ batch 1, nothing else; params = sum(p.numel()) over all parameters. Integer arit
 
 Hooks see only modules: a network that calls `F.conv2d` directly is under-counted. `count_macs(...,
 method="dispatch")` counts at the ATen level instead (torch.utils.flop_counter), which also catches
-functional calls; the two agree on every natv2 network (tested).
+functional calls. It counts what actually runs: natv2's depthwise fast path skips kernel taps that can
+only meet zero padding (late stages at low resolution), so there it is below the nominal convention;
+where no tap is skipped (e.g. inputs of 128 px and more) the two agree on every natv2 network (tested).
 """
 
 from __future__ import annotations
