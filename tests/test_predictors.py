@@ -230,3 +230,15 @@ def test_cross_validated_metrics_are_out_of_sample():
     assert cross_validated_metrics("lgbm", Xtr, ytr, folds=4, seed=1) == cross_validated_metrics(
         "lgbm", Xtr, ytr, folds=4, seed=1
     )
+
+
+def test_lgbm_ranks_small_archives_instead_of_predicting_the_mean():
+    """With LightGBM's fixed min_child_samples=20 a 30-subnet archive allows no split (constant output)."""
+    from natv2.predictors.synthetic import make_dataset
+
+    X, y, Xt, yt = make_dataset(30, 300, seed=1)
+    pred = create("lgbm", seed=0).fit(X, y).predict(Xt)
+    assert np.ptp(pred) > 0
+    assert rank_metrics(yt, pred)["kendall"] > 0.3
+    fixed = create("lgbm", seed=0, min_child_samples=20).fit(X, y).predict(Xt)
+    assert np.ptp(fixed) == 0  # the failure the automatic setting avoids
