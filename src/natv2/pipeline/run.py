@@ -37,7 +37,9 @@ class Stage:
     title: str
     runner: Callable[[StageContext], str]  # returns a one-line summary
     marks_done_itself: bool = False
-    rerun_always: bool = False  # cheap and derived from the others (the report): rebuilt on every run
+    # Derived from the other stages' files and cheap (the report): rebuilt on every run, and kept out
+    # of the events so that what it reads about the run is complete when it reads it.
+    derived: bool = False
 
     def skipped_because(self, ctx: StageContext) -> str | None:
         """A reason to skip this stage for this config (not for being done), or None."""
@@ -91,7 +93,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search),
     Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, marks_done_itself=True),
     Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, marks_done_itself=True),
-    Stage("report", "HTML report", _report, rerun_always=True),
+    Stage("report", "HTML report", _report, derived=True),
 )
 
 
@@ -105,7 +107,7 @@ def run_pipeline(ctx: StageContext, stages: Sequence[Stage] = STAGES) -> dict[st
     total = len(stages)
     for i, stage in enumerate(stages, 1):
         head = f"[{i}/{total}] {stage.name}: {stage.title}"
-        if ctx.run.is_done(stage.name) and not stage.rerun_always:
+        if ctx.run.is_done(stage.name) and not stage.derived:
             ctx.log(f"{head} - already done, skipped")
             summaries[stage.name] = "done earlier"
             continue
@@ -115,11 +117,12 @@ def run_pipeline(ctx: StageContext, stages: Sequence[Stage] = STAGES) -> dict[st
             summaries[stage.name] = f"skipped ({reason})"
             continue
         ctx.log(head)
-        ctx.run.log_event(stage.name, "start")
+        if not stage.derived:
+            ctx.run.log_event(stage.name, "start")
         t0 = time.perf_counter()
         summary = stage.runner(ctx)
         seconds = time.perf_counter() - t0
-        if not stage.marks_done_itself:
+        if not (stage.marks_done_itself or stage.derived):
             ctx.run.mark_done(stage.name, seconds=round(seconds, 2))
         ctx.log(f"    {summary}  ({_fmt_seconds(seconds)})")
         summaries[stage.name] = summary
