@@ -365,3 +365,15 @@ def test_reference_directions_are_cached_on_disk(tmp_path, monkeypatch):
     assert [f.name for f in files] == ["energy_m2_n6_s3.npy"]
     np.save(files[0], first * 0 + 0.5)  # a cached file is what the next process reads
     assert np.all(survival._riesz.__wrapped__(2, 6, 3) == 0.5) and len(calls) == 1
+
+
+def test_measured_latency_objective_times_each_extracted_subnet():
+    from natv2.supernets import create
+
+    supernet = create("ofa_mbv3", 10, r=[32, 40])
+    before = supernet.active_subnet
+    res = run_search(SPACE, CountingEvaluator(), ["err", "latency"], policy="natv2", seed=0,
+                     supernet=supernet, **{**TINY, "preprocess_multiplier": 0, "archive_size": 6, "iterations": 0})
+    lat = [e.objectives(res.objectives)["latency"] for e in res.archive]
+    assert len(lat) == 6 and all(np.isfinite(v) and v > 0 for v in lat)
+    assert supernet.active_subnet == before  # measuring leaves the supernet as it was
