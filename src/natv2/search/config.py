@@ -33,16 +33,18 @@ class SearchConfig:
 
     policy: str = "natv2"
     iterations: int = 30
-    archive_size: int = 300  # n_doe: initial archive size (and the fixed size when archive_update="bounded")
-    candidates_per_iter: int = 25  # K
-    top_n: int = 150  # survivors the gene distributions are fitted on
-    preprocess_multiplier: int = 10  # NATv2 pre-processing: evaluate multiplier*n, keep n-2 + bounds; 0 = off
-    init: str = "natv2"
-    archive_update: str = "bounded"
-    repair: str = "fill"
-    features: str = "integer"
-    candidate_source: str = "surrogate"  # "random": K uniformly sampled new subnets (random search)
-    surrogate: str = "lgbm"
+    # Fields left None are decided by the policy's preset (`PRESETS`); a value given here wins over it.
+    archive_size: int | None = None  # n_doe: initial archive size (and the fixed size when archive_update="bounded")
+    candidates_per_iter: int | None = None  # K
+    top_n: int | None = None  # survivors the gene distributions are fitted on
+    preprocess: bool | None = None  # NATv2 pre-processing on/off (a policy switch)
+    preprocess_multiplier: int = 10  # its budget: evaluate multiplier*n, keep n-2 + bounds; 0 = off
+    init: str | None = None
+    archive_update: str | None = None
+    repair: str | None = None
+    features: str | None = None
+    candidate_source: str | None = None  # "random": K uniformly sampled new subnets (random search)
+    surrogate: str | None = None
     surrogate_params: Mapping[str, Any] = field(default_factory=dict)
     distribution: str = "categorical"
     distribution_smoothing: float = 0.0  # Laplace pseudo-count for the categorical distribution
@@ -60,21 +62,21 @@ class SearchConfig:
     hv_ref: float = 1.1  # reference point per objective in normalised space ((f - ideal) / (nadir - ideal))
     adaptation_epochs: int = 5
     eval_chunk: int = 32  # evaluations per `evaluate` call; each chunk is journaled (fsync) before moving on
-    seed: int = 0
+    seed: int | None = None  # None: the caller's seed (`natv2 search` / `natv2 run`: run.seed)
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
             value = getattr(self, name)
-            if value not in allowed:
+            if value is not None and value not in allowed:
                 raise ConfigError(f"search option {name}={value!r} is not one of {list(allowed)}", f"set {name} to one of {list(allowed)}")
         positive = ("archive_size", "candidates_per_iter", "top_n", "emo_pop", "emo_gens", "subset_pop", "subset_gens", "eval_chunk")
         for name in positive:
-            if int(getattr(self, name)) < 1:
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ConfigError(f"search option {name}={getattr(self, name)} must be >= 1", f"give {name} a positive integer")
         for name in ("iterations", "preprocess_multiplier", "adaptation_epochs"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"search option {name}={getattr(self, name)} must be >= 0", f"give {name} a non-negative integer")
-        if self.archive_size < 3:
+        if self.archive_size is not None and self.archive_size < 3:
             raise ConfigError(f"archive_size={self.archive_size} is too small", "use archive_size >= 3 (it holds the two bound architectures)")
         if self.preprocess_multiplier == 1:
             raise ConfigError("preprocess_multiplier=1 samples no more than the archive holds", "use 0 (off) or >= 2")
@@ -90,6 +92,11 @@ class SearchConfig:
         for name, bounds in self.hv_bounds.items():
             if len(bounds) != 2 or not float(bounds[1]) > float(bounds[0]):
                 raise ConfigError(f"hv_bounds[{name!r}]={bounds} must be [ideal, nadir] with nadir > ideal", "fix hv_bounds")
+
+    @property
+    def unresolved(self) -> list[str]:
+        """Policy-decided fields still None (a config from `make_config` has none)."""
+        return [name for name in POLICY_FIELDS if getattr(self, name) is None]
 
     def replace(self, **changes: Any) -> "SearchConfig":
         return make_config_from(self, changes)
@@ -110,19 +117,22 @@ class SearchConfig:
 # evaluation budget (same initial evaluations, same K per iteration); only the proposal step differs.
 PRESETS: dict[str, dict[str, Any]] = {
     "nat": dict(
-        archive_size=100, candidates_per_iter=8, top_n=150, preprocess_multiplier=0, init="nat",
+        archive_size=100, candidates_per_iter=8, top_n=150, preprocess=False, init="nat",
         archive_update="unbounded", repair="push", features="onehot", surrogate="lgbm", candidate_source="surrogate",
     ),
     "natv2": dict(
-        archive_size=300, candidates_per_iter=25, top_n=150, preprocess_multiplier=10, init="natv2",
+        archive_size=300, candidates_per_iter=25, top_n=150, preprocess=True, init="natv2",
         archive_update="bounded", repair="fill", features="integer", surrogate="lgbm", candidate_source="surrogate",
     ),
     "random": dict(
-        archive_size=300, candidates_per_iter=25, top_n=150, preprocess_multiplier=10, init="uniform",
+        archive_size=300, candidates_per_iter=25, top_n=150, preprocess=True, init="uniform",
         archive_update="unbounded", repair="fill", features="integer", surrogate="lgbm", candidate_source="random",
     ),
 }
 
+# The fields every preset sets: left None in a config section, the policy decides them.
+POLICY_FIELDS: tuple[str, ...] = tuple(PRESETS["natv2"])
+assert all(set(p) == set(POLICY_FIELDS) for p in PRESETS.values())
 _TUPLE_FIELDS = {"objectives"}
 
 
@@ -143,7 +153,10 @@ def make_config_from(base: SearchConfig, changes: Mapping[str, Any]) -> SearchCo
 
 
 def make_config(policy: str = "natv2", **overrides: Any) -> SearchConfig:
-    """Preset `policy` with `overrides` applied on top; unknown keys raise `ConfigError` naming them."""
+    """Preset `policy` with `overrides` applied on top; unknown keys raise `ConfigError` naming them.
+    An override of None leaves the preset's value (None means "the policy decides")."""
     if policy not in PRESETS:
         raise ConfigError(f"unknown search policy '{policy}'", f"choose one of {sorted(PRESETS)}")
-    return make_config_from(SearchConfig(policy=policy), {**PRESETS[policy], **overrides})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    cfg = make_config_from(SearchConfig(policy=policy), {**PRESETS[policy], **given})
+    return cfg if cfg.seed is not None else cfg.replace(seed=0)

@@ -215,7 +215,7 @@ class _Search:
         bounds = list(dict.fromkeys([enc.lower_config(), enc.upper_config()]))
         n_draw = c.archive_size - len(bounds)
         draw = self.draw_fn(c.init)
-        if c.preprocess_multiplier:
+        if c.preprocess and c.preprocess_multiplier:
             pool = sample_unique(draw, c.preprocess_multiplier * c.archive_size - len(bounds), self.rng(0, "pre"), exclude=bounds)
             with _timer(timings, "evaluate"):
                 accs = self.eval(pool, "pre")

@@ -67,12 +67,13 @@ class SearchStageConfig:
 
 # ----------------------------------------------------------------------------- settings
 def effective_search_config(search: SearchConfig) -> tuple[str, dict[str, Any]]:
-    """(policy, overrides): the fields set away from `SearchConfig()`'s defaults become overrides on
-    top of the policy's preset, so `search.policy: nat` alone gives NAT's settings. (A field set to
-    exactly its NATv2 default under another policy is not seen as set; give the preset's value instead.)"""
+    """(policy, overrides) for `run_search`: the policy-decided fields given a value (not None) and
+    the other fields set away from `SearchConfig()`'s defaults, applied on top of the policy's preset.
+    So `search.policy: nat` alone gives NAT's settings, whatever a preset says about budgets."""
     base = SearchConfig()
     overrides = {f.name: getattr(search, f.name) for f in dataclasses.fields(SearchConfig)
-                 if getattr(search, f.name) != getattr(base, f.name) and f.name not in ("policy", "seed", "objectives")}
+                 if getattr(search, f.name) is not None and getattr(search, f.name) != getattr(base, f.name)
+                 and f.name not in ("policy", "seed", "objectives")}
     return search.policy, overrides
 
 
@@ -237,7 +238,7 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     main = dist.is_main
     say = log if main else (lambda msg: None)
     stage, search = config.search_stage, config.search
-    seed = int(search.seed or config.run.seed)
+    seed = int(config.run.seed if search.seed is None else search.seed)
     if config.run.threads:
         torch.set_num_threads(int(config.run.threads))
 
