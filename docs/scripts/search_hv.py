@@ -1,8 +1,13 @@
 """Summarise search runs for docs/RESULTS.md: hypervolume per iteration (mean and spread over seeds)
-per policy, best accuracy found, and a plot. Reads only the run directories' search/history.json and
-search/archive.json.
+per policy, for every objective set (all objectives, and err against each cost alone), the best
+accuracy found, and plots (HV per iteration; the final fronts, accuracy against each cost).
 
-    python docs/scripts/search_hv.py runs/s-{natv2,nat,random}-{0,1,2} --plot docs/img/search-hv.png
+Reads only the run directories: search/config.json (fixed HV bounds and reference point),
+search/iter_XXX/archive.json (the archive after each iteration, as evaluated with that iteration's
+weights) and search/history.json.
+
+    python docs/scripts/search_hv.py runs/s-{natv2,nat,random}-{0,1,2} \
+        --plot docs/img/search-hv.png --fronts docs/img/search-fronts.png
 """
 
 from __future__ import annotations
@@ -15,48 +20,113 @@ from pathlib import Path
 
 import numpy as np
 
+from natv2.search.indicators import bounds_for, hypervolume, non_dominated
+
+
+def policy_of(run: Path) -> str:
+    return re.sub(r"^.*?-(\w+)-\d+$", r"\1", run.name)
+
+
+def read_run(run: Path) -> dict:
+    """Objective names, HV bounds/reference and the per-iteration objective matrices of one run."""
+    cfg = json.loads((run / "search" / "config.json").read_text())
+    names = list(cfg["objectives"])
+    cfg = cfg["search"]
+    iters = sorted((run / "search").glob("iter_*/archive.json"))
+    F = []
+    for path in iters:
+        data = json.loads(path.read_text())
+        F.append(np.array([[e["objectives"][n] for n in names] for e in data["entries"]], dtype=float))
+    history = json.loads((run / "search" / "history.json").read_text())
+    steps = [json.loads(line).get("step", "") for line in (run / "search" / "journal.jsonl").read_text().splitlines()
+             if '"type": "eval"' in line or '"type":"eval"' in line]
+    new = sum("reeval" not in s for s in steps)
+    return {"names": names, "bounds": cfg["hv_bounds"], "ref": float(cfg["hv_ref"]), "F": F,
+            "evals": f"{new}+{len(steps) - new}", "history": history["iterations"]}
+
+
+def projections(names: list[str]) -> list[tuple[str, ...]]:
+    """All objectives together, then err against each cost alone (when there are several costs)."""
+    out = [tuple(names)]
+    if len(names) > 2:
+        out += [("err", c) for c in names[1:]]
+    return out
+
+
+def hv_of(run: dict, F: np.ndarray, objs: tuple[str, ...]) -> float:
+    cols = [run["names"].index(o) for o in objs]
+    return hypervolume(F[:, cols], bounds_for(objs, run["bounds"]), run["ref"])
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+", type=Path, help="run directories named <prefix>-<policy>-<seed>")
-    ap.add_argument("--plot", type=Path, default=None)
+    ap.add_argument("--plot", type=Path, default=None, help="PNG: HV per iteration, one panel per objective set")
+    ap.add_argument("--fronts", type=Path, default=None, help="PNG: final fronts, accuracy against each cost")
     args = ap.parse_args()
-    hv: dict[str, list[list[float]]] = defaultdict(list)
-    best: dict[str, list[float]] = defaultdict(list)
-    evals: dict[str, list[int]] = defaultdict(list)
-    for run in args.runs:
-        policy = re.sub(r"^.*?-(\w+)-\d+$", r"\1", run.name)
-        history = json.loads((run / "search" / "history.json").read_text())
-        hv[policy].append([it["hv"] for it in history["iterations"]])
-        evals[policy].append(history["iterations"][-1]["n_evaluations"])
-        archive = json.loads((run / "search" / "archive.json").read_text())
-        entries = archive["entries"] if isinstance(archive, dict) else archive
-        best[policy].append(max(1.0 - e["objectives"]["err"] for e in entries))
-    print("| policy | runs | evaluations | " + " | ".join(f"HV it {i}" for i in range(len(next(iter(hv.values()))[0]))) + " | best val top-1 (%) |")
-    print("|---" * (4 + len(next(iter(hv.values()))[0])) + "|")
-    for policy, curves in hv.items():
-        a = np.array(curves)
-        cells = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(a.mean(0), a.std(0)))
-        b = np.array(best[policy]) * 100
-        print(f"| {policy} | {len(curves)} | {sorted(set(evals[policy]))} | {cells} | {b.mean():.2f} ± {b.std():.2f} |")
-    if args.plot:
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for path in args.runs:
+        runs[policy_of(path)].append(read_run(path))
+    first = next(iter(runs.values()))[0]
+    sets = projections(first["names"])
+    n_it = min(len(r["F"]) for rs in runs.values() for r in rs)
+    hv = {p: {s: np.array([[hv_of(r, r["F"][i], s) for i in range(n_it)] for r in rs]) for s in sets} for p, rs in runs.items()}
+    for s in sets:
+        print(f"\nHV of ({', '.join(s)}), mean ± std over seeds\n")
+        print("| policy | runs | evaluations (new+re-evaluated) | " + " | ".join(f"it {i}" for i in range(n_it)) + " |")
+        print("|---" * (3 + n_it) + "|")
+        for p, rs in runs.items():
+            a = hv[p][s]
+            cells = " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0)))
+            print(f"| {p} | {len(rs)} | {sorted({r['evals'] for r in rs})} | {cells} |")
+    print("\n| policy | best val top-1 (%) | final front size | surrogate Kendall tau (mean over iterations) |")
+    print("|---|---|---|---|")
+    for p, rs in runs.items():
+        best = np.array([100 * (1 - r["F"][n_it - 1][:, 0].min()) for r in rs])
+        size = np.array([len(non_dominated(r["F"][n_it - 1])) for r in rs])
+        taus = [(it.get("surrogate") or {}).get("kendall") for r in rs for it in r["history"]]
+        taus = [t for t in taus if t is not None and np.isfinite(t)]
+        tau = f"{np.mean(taus):.2f} ({len(taus)} fits)" if taus else "n/a"
+        print(f"| {p} | {best.mean():.2f} ± {best.std():.2f} | {size.mean():.1f} | {tau} |")
+
+    if args.plot or args.fronts:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 3.6))
-        for policy, curves in hv.items():
-            a = np.array(curves)
-            x = np.arange(a.shape[1])
-            ax.plot(x, a.mean(0), "-o", ms=3, label=f"{policy} (n={len(curves)})")
-            ax.fill_between(x, a.min(0), a.max(0), alpha=0.2)
-        ax.set_xlabel("iteration (0 = initial archive)")
-        ax.set_ylabel("hypervolume (fixed reference)")
-        ax.set_title("CIFAR-10, err vs params, mean and min-max over seeds")
-        ax.legend()
+    if args.plot:
+        fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 3.6), squeeze=False)
+        for ax, s in zip(axes[0], sets):
+            for p, rs in runs.items():
+                a = hv[p][s]
+                x = np.arange(a.shape[1])
+                ax.plot(x, a.mean(0), "-o", ms=3, label=f"{p} (n={len(rs)})")
+                ax.fill_between(x, a.min(0), a.max(0), alpha=0.2)
+            ax.set_xlabel("iteration (0 = initial archive)")
+            ax.set_ylabel("hypervolume (fixed reference)")
+            ax.set_title(" / ".join(s))
+            ax.legend(fontsize=8)
+        fig.suptitle("CIFAR-10: HV of the archive per iteration, mean and min-max over seeds")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
+    if args.fronts:
+        costs = first["names"][1:]
+        fig, axes = plt.subplots(1, len(costs), figsize=(5.2 * len(costs), 3.8), squeeze=False)
+        scale = {"params": 1e6, "macs": 1e6}
+        for ax, c in zip(axes[0], costs):
+            for k, (p, rs) in enumerate(runs.items()):
+                for j, r in enumerate(rs):
+                    F = r["F"][n_it - 1][:, [0, r["names"].index(c)]]
+                    front = F[non_dominated(F)]
+                    front = front[np.argsort(front[:, 1])]
+                    ax.step(front[:, 1] / scale.get(c, 1), 100 * (1 - front[:, 0]), where="post", color=f"C{k}",
+                            alpha=0.8, lw=1, marker=".", label=p if j == 0 else None)
+            ax.set_xlabel(f"{c} (M)" if c in scale else c)
+            ax.set_ylabel("validation top-1 (%)")
+            ax.set_title(f"final fronts: accuracy vs {c} (every seed)")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(args.fronts, dpi=110)
 
 
 if __name__ == "__main__":
