@@ -379,3 +379,31 @@ def test_measured_latency_objective_times_each_extracted_subnet():
     lat = [e.objectives(res.objectives)["latency"] for e in res.archive]
     assert len(lat) == 6 and all(np.isfinite(v) and v > 0 for v in lat)
     assert supernet.active_subnet == before  # measuring leaves the supernet as it was
+
+
+def test_latency_options_reach_the_measurement(monkeypatch):
+    """`latency_options` (the search stage's `search_stage.latency` section) are what each timing uses."""
+    import natv2.measure.latency as latency
+    from natv2.supernets import create
+
+    seen = []
+
+    def fake_measure(supernet, cfg, **kw):
+        seen.append(kw)
+        return latency.measure_latency(torch.nn.Identity(), 8, runs=1, warmup=0)
+
+    import torch
+
+    monkeypatch.setattr(latency, "measure_subnet_latency", fake_measure)
+    run_search(SPACE, CountingEvaluator(), ["err", "latency"], policy="natv2", seed=0, supernet=create("ofa_mbv3", 10, r=[32, 40]),
+               latency_options={"threads": 2, "batch_size": 4, "warmup": 1, "runs": 3},
+               **{**TINY, "preprocess_multiplier": 0, "archive_size": 4, "iterations": 0})
+    assert seen and all(kw == {"threads": 2, "batch_size": 4, "warmup": 1, "runs": 3} for kw in seen)
+
+
+def test_search_stage_latency_section_validates_and_defaults():
+    from natv2.search.stage import LatencyOptions, SearchStageConfig
+
+    assert SearchStageConfig().latency == LatencyOptions(threads=1, batch_size=1, warmup=10, runs=50)
+    with pytest.raises(ConfigError, match="runs"):
+        LatencyOptions(runs=0)

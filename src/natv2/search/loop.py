@@ -422,6 +422,7 @@ def run_search(
     *,
     latency_table: Any = None,
     supernet: Any = None,
+    latency_options: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> SearchResult:
     """Run (or resume, given the same `run_dir`) a NAT / NATv2 / random search.
@@ -431,6 +432,8 @@ def run_search(
     objectives: names ("err" first; "params", "macs", "latency", "lut_latency"), `Objective`s or
         (name, fn) pairs. policy: preset "nat" | "natv2" | "random"; `overrides` set single switches of
         `SearchConfig` (unknown keys raise ConfigError). adapter: optional supernet adaptation hook.
+    latency_table: LatencyTable or path, for "lut_latency". supernet + latency_options (keyword
+        arguments of `natv2.measure.measure_latency`: threads, batch_size, warmup, runs, device): "latency".
     """
     sp = as_space(space)
     ctx = ObjectiveContext(
@@ -439,6 +442,7 @@ def run_search(
         n_classes=int(sp.extras.get("n_classes", 1000)),
         latency_table=latency_table,
         supernet=supernet,
+        extra={"latency_options": dict(latency_options)} if latency_options else {},
     )
     objs = resolve_objectives(list(objectives), ctx)
     cfg = make_config(policy, seed=seed, objectives=[o.name for o in objs], **overrides)

@@ -37,6 +37,23 @@ FINAL_ARCHIVE = "search/archive.json"  # the final archive (finetune.select=arch
 
 
 @dataclass(frozen=True)
+class LatencyOptions:
+    """Measurement settings of the `latency` objective (each extracted subnet is timed on this machine)."""
+
+    threads: int = field(default=1, metadata={"help": "torch threads while timing (1: the usual edge setting)"})
+    batch_size: int = field(default=1, metadata={"help": "images per timed forward"})
+    warmup: int = field(default=10, metadata={"help": "untimed passes first"})
+    runs: int = field(default=50, metadata={"help": "timed passes; the objective is their median"})
+
+    def __post_init__(self) -> None:
+        for name in ("threads", "batch_size", "runs"):
+            if int(getattr(self, name)) < 1:
+                raise FieldError(name, getattr(self, name), "an integer >= 1")
+        if self.warmup < 0:
+            raise FieldError("warmup", self.warmup, "an integer >= 0")
+
+
+@dataclass(frozen=True)
 class SearchStageConfig:
     """What the `search` stage needs besides the search loop's own switches (section `search`)."""
 
@@ -54,6 +71,10 @@ class SearchStageConfig:
     final_test: bool = field(default=True, metadata={"help": (
         "evaluate the final non-dominated set and high-trade-off picks on the test split (search/final_test.json)")})
     adapt: AdaptConfig = field(default_factory=AdaptConfig, metadata={"help": "supernet adaptation between iterations"})
+    latency_table: str | None = field(default=None, metadata={"help": (
+        "latency look-up table (JSON/YAML of natv2.measure.LatencyTable) for the 'lut_latency' objective")})
+    latency: LatencyOptions = field(default_factory=LatencyOptions, metadata={"help": (
+        "how the measured 'latency' objective times each subnet")})
 
     def __post_init__(self) -> None:
         if self.eval_batch_size < 1:
@@ -265,10 +286,18 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
             supernet, data, stage.adapt, run_path / "search" / "adapt", iterations=scfg.iterations,
             epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
             on_change=evaluator.invalidate, log=say)
+    latency_table = None
+    if stage.latency_table:
+        table_path = Path(stage.latency_table)
+        if not table_path.is_file():
+            raise ConfigError(f"search_stage.latency_table '{stage.latency_table}' does not exist",
+                              "build one with natv2.measure.LatencyTable.build(...).save(path), or drop 'lut_latency'")
+        latency_table = table_path
     progress = SearchProgress(run_path / "search", scfg.iterations, say,
                               on_iteration=lambda st: events("iteration", st) if main else None)
     result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
-                        run_dir=run_path, adapter=adapter, supernet=supernet, **overrides)
+                        run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=latency_table,
+                        latency_options=dataclasses.asdict(stage.latency), **overrides)
     progress.finish()
 
     supernet_path = None
