@@ -145,6 +145,14 @@ def test_preprocessing_evaluates_multiplier_times_n_and_keeps_n():
     assert enc.lower_config() in cfgs and enc.upper_config() in cfgs
 
 
+def test_preprocess_switch_is_the_policys_and_the_multiplier_only_its_budget():
+    """nat ignores a multiplier (no pre-processing) unless its `preprocess` switch is turned on."""
+    for policy, switch, expected in (("nat", None, 20), ("nat", True, 40), ("natv2", False, 20), ("natv2", None, 40)):
+        res = tiny_search(policy=policy, preprocess=switch, preprocess_multiplier=2, iterations=0)
+        assert res.stats[0]["n_evaluations"] == expected, (policy, switch)
+        assert res.config.preprocess == (policy == "natv2" if switch is None else switch)
+
+
 def test_natv2_init_is_shallower_than_nat_init():
     def mean_depth(policy_init, repair):
         res = tiny_search(init=policy_init, repair=repair, iterations=0, archive_size=60)
