@@ -65,6 +65,8 @@ def main() -> None:
             for xi, b, a in zip(x, before, after):
                 ax.annotate("", (xi, 100 * a), (xi, 100 * b), arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8))
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
             ax.set_xlabel(f"{c} (M, log scale)")
             ax.set_ylabel("test top-1 (%)")
             ax.set_title(f"front before / after post-processing: accuracy vs {c}")

@@ -78,7 +78,7 @@ def main() -> None:
         for p, rs in runs.items():
             a = hv[p][s]
             cells = " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0)))
-            print(f"| {p} | {len(rs)} | {sorted({r['evals'] for r in rs})} | {cells} |")
+            print(f"| {p} | {len(rs)} | {', '.join(sorted({r['evals'] for r in rs}))} | {cells} |")
     print("\n| policy | best val top-1 (%) | final front size | surrogate Kendall tau (mean over iterations) |")
     print("|---|---|---|---|")
     for p, rs in runs.items():
@@ -121,7 +121,10 @@ def main() -> None:
                     front = front[np.argsort(front[:, 1])]
                     ax.step(front[:, 1] / scale.get(c, 1), 100 * (1 - front[:, 0]), where="post", color=f"C{k}",
                             alpha=0.8, lw=1, marker=".", label=p if j == 0 else None)
-            ax.set_xlabel(f"{c} (M)" if c in scale else c)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+            ax.set_xlabel(f"{c} (M, log scale)" if c in scale else c)
             ax.set_ylabel("validation top-1 (%)")
             ax.set_title(f"final fronts: accuracy vs {c} (every seed)")
             ax.legend(fontsize=8)
