@@ -306,6 +306,12 @@ def test_runner_finetunes_saves_and_resumes(tmp_path, ee_supernet):
     again.run_job = refuse
     assert [s["name"] for s in again.run(cands)["subnets"]] == names
 
+    # a later invocation choosing fewer subnets keeps the earlier ones in the shared summary
+    later = again.run(cands[1:])
+    assert later["selected"] == [cands[1].name]
+    assert sorted(s["name"] for s in later["subnets"]) == sorted(names) and later["subnets"][0]["name"] == cands[1].name
+    assert all("history" not in s for s in later["subnets"])
+
 
 def test_recalibration_happens_before_the_inherited_evaluation(ee_supernet):
     cfg_s = ee_config(2, seed=8)

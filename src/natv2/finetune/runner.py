@@ -149,6 +149,16 @@ class FinetuneRunner:
         atomic_write_json(folder / RESULT_FILE, {**summary, "history": result.history})
         return summary
 
+    def finished_results(self) -> list[dict[str, Any]]:
+        """Every job result in the models folder (without its per-epoch history), by folder name."""
+        out = []
+        for path in sorted(self.out.glob(f"*/{RESULT_FILE}")):
+            result = read_json(path)
+            if isinstance(result, dict) and "name" in result and "variant" in result:
+                result.pop("history", None)
+                out.append(result)
+        return out
+
     def run(self, cands: Sequence[Candidate]) -> dict[str, Any]:
         """Fine-tune every (subnet, variant) not yet done; returns and writes the summary."""
         jobs, skipped = plan_jobs(cands, self.cfg.variants)
@@ -163,6 +173,11 @@ class FinetuneRunner:
                 result = self.run_job(job)
                 self.on_done(result)
             done.append(result)
-        summary = {"subnets": done, "skipped": skipped, "test_split_used_for": "final report only (never selection)"}
+        # The models folder is shared by every invocation (e.g. the picks first, the whole front later):
+        # the summary lists what this one chose first, then the jobs earlier ones finished.
+        chosen = {(r["name"], r["variant"]) for r in done}
+        earlier = [r for r in self.finished_results() if (r["name"], r["variant"]) not in chosen]
+        summary = {"subnets": done + earlier, "selected": [r["name"] for r in done], "skipped": skipped,
+                   "test_split_used_for": "final report only (never selection)"}
         atomic_write_json(self.out / SUMMARY_FILE, summary)
         return summary
