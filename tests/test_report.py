@@ -300,6 +300,15 @@ def test_a_run_dir_with_only_a_config_renders_a_summary(tmp_path):
     assert "cifar10" in report.index.read_text(encoding="utf-8")
 
 
+def test_an_imported_supernet_is_named_as_the_source_not_a_training_recipe(tmp_path):
+    write_run(tmp_path / "run", config_overrides=("search_stage.supernet=elsewhere/train/supernet",)).close()
+    html = generate_report(tmp_path / "run").index.read_text(encoding="utf-8")
+    assert "given checkpoint elsewhere/train/supernet (not trained in this run)" in html
+    assert "training recipe" not in html
+    write_run(tmp_path / "trained").close()
+    assert "training recipe" in generate_report(tmp_path / "trained").index.read_text(encoding="utf-8")
+
+
 def test_a_damaged_json_file_skips_its_section_with_a_visible_note(full_run, tmp_path):
     bad = full_run / "search" / "iter_002" / "stats.json"
     bad.write_text('{"iteration": 2, "hv": 0.5', encoding="utf-8")

@@ -98,7 +98,11 @@ class SummarySection:
                 f"{meta['n_classes']} classes" if meta and meta.get("n_classes") else "",
                 f"initialised from {train['init_from']}" if train.get("init_from") else ""]
         out: list[tuple[str, Any]] = [("supernet", f"{name}" + (f" ({_join_nonempty(bits)})" if _join_nonempty(bits) else ""))]
-        if train:
+        stage = cfg.get("search_stage") if isinstance(cfg.get("search_stage"), dict) else {}
+        if training is None and stage.get("supernet"):
+            # Imported, not trained here: the `train` section describes nothing that happened in this run.
+            out.append(("supernet source", f"given checkpoint {stage['supernet']} (not trained in this run)"))
+        elif train:
             out.append(("training recipe", _join_nonempty([
                 f"recipe {train.get('recipe')}" if train.get("recipe") else "",
                 f"teacher {train.get('teacher')}" if train.get("teacher") else "",
