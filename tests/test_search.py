@@ -24,7 +24,7 @@ from natv2.search import (
     select_subset,
     survive,
 )
-from natv2.search.config import SearchConfig
+from natv2.search.config import POLICY_FIELDS, SearchConfig
 from natv2.search.emo import EmoSettings, SurrogateProblem, run_emo
 from natv2.search.subset import subset_fitness
 
@@ -79,7 +79,8 @@ def test_presets_set_the_documented_switches():
             nat.preprocess) == (100, 8, "unbounded", "push", "onehot", "nat", False)
     assert (v2.archive_size, v2.candidates_per_iter, v2.archive_update, v2.repair, v2.features, v2.init,
             v2.preprocess, v2.preprocess_multiplier, v2.surrogate) == (300, 25, "bounded", "fill", "integer", "natv2", True, 10, "lgbm")
-    assert not nat.unresolved and not v2.unresolved and SearchConfig().unresolved
+    assert all(getattr(cfg, f) is not None for cfg in (nat, v2, rnd) for f in POLICY_FIELDS)
+    assert all(getattr(SearchConfig(), f) is None for f in POLICY_FIELDS)  # a config section leaves them to the policy
     assert rnd.candidate_source == "random" and rnd.candidates_per_iter == v2.candidates_per_iter
     for cfg in (nat, v2):
         assert (cfg.iterations, cfg.top_n, cfg.emo_pop, cfg.emo_gens, cfg.subset_pop, cfg.subset_gens) == (30, 150, 100, 20, 500, 200)

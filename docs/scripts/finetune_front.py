@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from plot_style import log_cost_axis
 
 from natv2.search.indicators import bounds_for, hypervolume, non_dominated
 
@@ -64,10 +65,7 @@ def main() -> None:
                 ax.step(x[idx], 100 * acc[idx], where="post", color=line.get_color(), lw=1)
             for xi, b, a in zip(x, before, after):
                 ax.annotate("", (xi, 100 * a), (xi, 100 * b), arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8))
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
-            ax.set_xlabel(f"{c} (M, log scale)")
+            log_cost_axis(ax, f"{c} (M, log scale)")
             ax.set_ylabel("test top-1 (%)")
             ax.set_title(f"front before / after post-processing: accuracy vs {c}")
             ax.legend(fontsize=8)

@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from plot_style import log_cost_axis
 
 from natv2.search.indicators import bounds_for, hypervolume, non_dominated
 
@@ -121,10 +122,7 @@ def main() -> None:
                     front = front[np.argsort(front[:, 1])]
                     ax.step(front[:, 1] / scale.get(c, 1), 100 * (1 - front[:, 0]), where="post", color=f"C{k}",
                             alpha=0.8, lw=1, marker=".", label=p if j == 0 else None)
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
-            ax.set_xlabel(f"{c} (M, log scale)" if c in scale else c)
+            log_cost_axis(ax, f"{c} (M, log scale)" if c in scale else f"{c} (log scale)")
             ax.set_ylabel("validation top-1 (%)")
             ax.set_title(f"final fronts: accuracy vs {c} (every seed)")
             ax.legend(fontsize=8)

@@ -93,11 +93,6 @@ class SearchConfig:
             if len(bounds) != 2 or not float(bounds[1]) > float(bounds[0]):
                 raise ConfigError(f"hv_bounds[{name!r}]={bounds} must be [ideal, nadir] with nadir > ideal", "fix hv_bounds")
 
-    @property
-    def unresolved(self) -> list[str]:
-        """Policy-decided fields still None (a config from `make_config` has none)."""
-        return [name for name in POLICY_FIELDS if getattr(self, name) is None]
-
     def replace(self, **changes: Any) -> "SearchConfig":
         return make_config_from(self, changes)
 

@@ -99,7 +99,8 @@ def _lut_latency(ctx: ObjectiveContext) -> CostFn:
     if table is None:
         raise ConfigError(
             "objective 'lut_latency' needs a latency table",
-            "pass latency_table=<LatencyTable or path> (build one with natv2.measure LatencyTable.build)",
+            "set search_stage.latency_table=PATH (CLI) or pass latency_table=<LatencyTable or path> to run_search; "
+            "build one with natv2.measure.LatencyTable.build(...).save(PATH)",
         )
     if isinstance(table, (str, Path)):
         from natv2.measure.lut import LatencyTable

@@ -88,13 +88,12 @@ class SearchStageConfig:
 
 # ----------------------------------------------------------------------------- settings
 def effective_search_config(search: SearchConfig) -> tuple[str, dict[str, Any]]:
-    """(policy, overrides) for `run_search`: the policy-decided fields given a value (not None) and
-    the other fields set away from `SearchConfig()`'s defaults, applied on top of the policy's preset.
-    So `search.policy: nat` alone gives NAT's settings, whatever a preset says about budgets."""
+    """(policy, overrides) for `run_search`: the fields set away from `SearchConfig()`'s defaults (the
+    policy-decided ones default to None), applied on top of the policy's preset. So `search.policy: nat`
+    alone gives NAT's settings, whatever a preset says about budgets."""
     base = SearchConfig()
     overrides = {f.name: getattr(search, f.name) for f in dataclasses.fields(SearchConfig)
-                 if getattr(search, f.name) is not None and getattr(search, f.name) != getattr(base, f.name)
-                 and f.name not in ("policy", "seed", "objectives")}
+                 if getattr(search, f.name) != getattr(base, f.name) and f.name not in ("policy", "seed", "objectives")}
     return search.policy, overrides
 
 
@@ -286,17 +285,10 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
             supernet, data, stage.adapt, run_path / "search" / "adapt", iterations=scfg.iterations,
             epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
             on_change=evaluator.invalidate, log=say)
-    latency_table = None
-    if stage.latency_table:
-        table_path = Path(stage.latency_table)
-        if not table_path.is_file():
-            raise ConfigError(f"search_stage.latency_table '{stage.latency_table}' does not exist",
-                              "build one with natv2.measure.LatencyTable.build(...).save(path), or drop 'lut_latency'")
-        latency_table = table_path
     progress = SearchProgress(run_path / "search", scfg.iterations, say,
                               on_iteration=lambda st: events("iteration", st) if main else None)
     result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
-                        run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=latency_table,
+                        run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=stage.latency_table,
                         latency_options=dataclasses.asdict(stage.latency), **overrides)
     progress.finish()
 
