@@ -40,7 +40,7 @@ class Boxes:
 
 def resample_weights(
     start: torch.Tensor, length: torch.Tensor, out: int, size: int, *, constant_border: bool = False,
-    flip: torch.Tensor | None = None,
+    flip: torch.Tensor | None = None, device: torch.device | None = None,
 ) -> torch.Tensor:
     """N x out x size matrices mapping `size` source pixels to `out` samples of [start, start +
     length). Triangle filter of radius max(1, length / out): bilinear when enlarging, an
@@ -49,9 +49,12 @@ def resample_weights(
     Border: rows are renormalised over the taps inside the image (edge pixels extend), unless
     `constant_border`, where the weight falling outside is returned as one extra last column
     (N x out x size+1): the caller multiplies it by the padding value.
+
+    `device`: where the matrices are built (default: where `start` is). The box numbers stay on the
+    CPU, so the border margin is read without waiting for the accelerator.
     """
     step = length / out
-    centres = start[:, None] + (torch.arange(out, dtype=torch.float32) + 0.5) * step[:, None] - 0.5
+    centres = start[:, None] + (torch.arange(out, dtype=torch.float32, device=start.device) + 0.5) * step[:, None] - 0.5
     if flip is not None:
         centres = torch.where(flip[:, None], centres.flip(1), centres)
     radius = step.clamp(min=1.0)[:, None, None]
@@ -59,7 +62,10 @@ def resample_weights(
     if constant_border:  # taps far enough outside that every row's filter is complete
         reach = torch.cat([-(centres.min(dim=1).values), centres.max(dim=1).values - (size - 1)])
         margin = max(0, int(torch.ceil(reach.max() + radius.max()).item()))
-    taps = torch.arange(-margin, size + margin, dtype=torch.float32)
+    if device is not None:  # the small per-image numbers were drawn on the CPU; the big matrices are built here
+        centres = centres.to(device, non_blocking=True)
+        radius = radius.to(device, non_blocking=True)
+    taps = torch.arange(-margin, size + margin, dtype=torch.float32, device=centres.device)
     w = (1.0 - (centres[:, :, None] - taps).abs() / radius).clamp_(min=0.0)
     w = w / w.sum(dim=-1, keepdim=True).clamp_(min=1e-12)
     if not constant_border:
@@ -77,10 +83,18 @@ class Normalize:
             raise ConfigError(f"channel std {list(std)} must be positive", fix="check the dataset statistics.")
         self.scale = 1.0 / (255.0 * std_t)
         self.bias = -torch.tensor(list(mean), dtype=torch.float32) / std_t
+        self._on: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {torch.device("cpu"): (self.scale, self.bias)}
+
+    def on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scale, bias) on `device`, copied there once."""
+        if device not in self._on:
+            self._on[device] = (self.scale.to(device), self.bias.to(device))
+        return self._on[device]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise an N x C x H x W tensor in 0..255 units (reference path, used in tests)."""
-        return torch.addcmul(self.bias.view(1, -1, 1, 1), x.float(), self.scale.view(1, -1, 1, 1))
+        scale, bias = self.on(x.device)
+        return torch.addcmul(bias.view(1, -1, 1, 1), x.float(), scale.view(1, -1, 1, 1))
 
 
 def resample(images: torch.Tensor, boxes: Boxes, size: Size, norm: Normalize, flip: torch.Tensor | None = None) -> torch.Tensor:
@@ -89,25 +103,29 @@ def resample(images: torch.Tensor, boxes: Boxes, size: Size, norm: Normalize, fl
 
     Boxes reaching into the padding (boxes.pad > 0) see the normalised value of black there,
     carried by one extra "padding" tap per direction (no padded copy of the batch is made).
+    Boxes and flips are CPU tensors (drawn from a CPU generator, so a seed gives the same batch on
+    every device); the images may live on an accelerator, and then so does the output.
     """
     n, c, h, w = images.shape
     rh, rw = size
     pad = boxes.pad > 0
     ex = int(pad)
+    dev = images.device  # the work happens where the images are (an accelerator keeps the data on it)
+    scale, bias = norm.on(dev)
     # 1. normalise in NCHW order (a plain vectorised pass), plus the padding tap column
-    src = torch.empty((n, c, h, w + ex), dtype=torch.float32)
-    torch.addcmul(norm.bias.view(1, c, 1, 1), images, norm.scale.view(1, c, 1, 1), out=src[..., :w])
+    src = torch.empty((n, c, h, w + ex), dtype=torch.float32, device=dev)
+    torch.addcmul(bias.view(1, c, 1, 1), images, scale.view(1, c, 1, 1), out=src[..., :w])
     if pad:
-        src[..., w] = norm.bias.view(1, c, 1)
-    rx = resample_weights(boxes.x0, boxes.w, rw, w, constant_border=pad, flip=flip)  # N, rw, W(+1)
-    ry = resample_weights(boxes.y0, boxes.h, rh, h, constant_border=pad)  # N, rh, H(+1)
+        src[..., w] = bias.view(1, c, 1)
+    rx = resample_weights(boxes.x0, boxes.w, rw, w, constant_border=pad, flip=flip, device=dev)  # N, rw, W(+1)
+    ry = resample_weights(boxes.y0, boxes.h, rh, h, constant_border=pad, device=dev)  # N, rh, H(+1)
     # 2. along W: (N, C*H, W) @ (N, W, rw)
     t = torch.bmm(src.view(n, c * h, w + ex), rx.transpose(1, 2))
     # 3. re-lay out as (N, H, rw, C) (the only layout change), plus the padding tap row
-    tp = torch.empty((n, h + ex, rw, c), dtype=torch.float32)
+    tp = torch.empty((n, h + ex, rw, c), dtype=torch.float32, device=dev)
     tp[:, :h].copy_(t.view(n, c, h, rw).permute(0, 2, 3, 1))
     if pad:
-        tp[:, h] = norm.bias
+        tp[:, h] = bias
     # 4. along H: (N, rh, H) @ (N, H, rw*C) -> (N, rh, rw, C) memory = channels_last
     out = torch.bmm(ry, tp.view(n, h + ex, rw * c))
     return out.view(n, rh, rw, c).permute(0, 3, 1, 2)

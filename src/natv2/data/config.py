@@ -38,6 +38,9 @@ class DataConfig:
     decode_workers: processes for the one-time decode of image files into the cache.
     batch_size, eval_batch_size: training and evaluation batch sizes (per rank).
     calib_size, calib_batch_size: BN-recalibration subset size and its batch size.
+    on_device: "auto" keeps the decoded splits in the accelerator's memory when the run uses one
+        and they take under a quarter of its free memory (augmentation then runs there); "off"
+        keeps them in host memory and copies each augmented batch.
     """
 
     name: str = "cifar10"
@@ -61,3 +64,4 @@ class DataConfig:
     eval_batch_size: int = 500
     calib_size: int = 960
     calib_batch_size: int = 100
+    on_device: Literal["auto", "off"] = "auto"

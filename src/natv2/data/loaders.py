@@ -86,7 +86,7 @@ class TrainLoader:
         return perm[self.rank : total : self.world_size]
 
     def batches(self, epoch: int, start_step: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        idx = self.indices(epoch)
+        idx = self.indices(epoch).to(self.split.labels.device)  # drawn on the CPU, used where the data is
         for step in range(start_step, len(self)):
             b = idx[step * self.batch_size : (step + 1) * self.batch_size]
             gen = seeded_generator(self.seed, _AUGMENT, epoch, step, self.rank)
@@ -116,7 +116,7 @@ class EvalLoader:
         if batch_size <= 0:
             raise ConfigError(f"batch size {batch_size} must be positive", fix="set data.eval_batch_size >= 1.")
         self.split, self.transform, self.resolution, self.batch_size = split, transform, resolution, batch_size
-        self.idx = torch.arange(rank, len(split), world_size)
+        self.idx = torch.arange(rank, len(split), world_size, device=split.labels.device)
         self.keep = keep
         self._kept: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
@@ -151,7 +151,7 @@ class CalibrationSampler:
             )
         n = min(size, len(split))
         pick = torch.randperm(len(split), generator=seeded_generator(seed, _CALIB_PICK))[:n]
-        self.indices = pick.sort().values
+        self.indices = pick.sort().values.to(split.labels.device)
         self.split, self.transform, self.batch_size, self.seed = split, transform, batch_size, seed
 
     def __len__(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -60,8 +60,16 @@ class ImageSplit:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        return self.images.numel() * self.images.element_size() + self.labels.numel() * self.labels.element_size()
+
+    def to(self, device: torch.device | str) -> ImageSplit:
+        """The same split with its tensors on `device` (augmentation then runs there too)."""
+        return ImageSplit(self.images.to(device), self.labels.to(device))
+
     def subset(self, idx: np.ndarray | torch.Tensor) -> ImageSplit:
-        idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
+        idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long).to(self.labels.device)
         return ImageSplit(self.images.index_select(0, idx_t), self.labels.index_select(0, idx_t))
 
     def class_counts(self, num_classes: int) -> list[int]:
@@ -87,6 +95,18 @@ class DatasetSplits:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def nbytes(self) -> int:
+        return self.train.nbytes + self.val.nbytes + self.test.nbytes
+
+    @property
+    def device(self) -> torch.device:
+        return self.train.images.device
+
+    def to(self, device: torch.device | str) -> DatasetSplits:
+        """The same dataset with every split's tensors on `device` (statistics and names unchanged)."""
+        return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))
 
     @property
     def image_size(self) -> tuple[int, int]:

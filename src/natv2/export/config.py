@@ -33,6 +33,9 @@ class ExportConfig:
     parity_batches: tuple[int, ...] = field(default=(1, 3), metadata=_h(
         "batch sizes of the random inputs of the parity checks (two sizes check the dynamic batch)"))
     opset: int = field(default=17, metadata=_h("ONNX opset version"))
+    parity_device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_h(
+        "where the PyTorch and TorchScript exports are checked besides the CPU: auto = also on a GPU when one is "
+        "visible (float32, TF32 off), cpu = the CPU only, cuda = also on the GPU (an error without one)"))
     latency: bool = field(default=True, metadata=_h("measure each model's latency and record it in its metadata"))
     latency_batch_size: int = field(default=1, metadata=_h("batch size of the latency measurement"))
     latency_threads: int = field(default=1, metadata=_h("CPU threads of the latency measurement"))

@@ -24,10 +24,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from natv2.errors import NatError
+from natv2.errors import ConfigError, NatError
 from natv2.export import bundle
 from natv2.export.config import ExportConfig
-from natv2.export.formats import EXPORTERS, Check, ExportSpec, parity_check, reference_outputs
+from natv2.export.formats import EXPORTERS, Check, ExportSpec, outputs_on, parity_check, reference_outputs
 from natv2.finetune.multi_exit import AllOutputs, MultiExitEnsemble
 from natv2.io.atomic import atomic_write_json
 
@@ -80,6 +80,16 @@ def _check(name: str, checks: dict[str, Check], tolerance: float, path: Path) ->
         )
 
 
+def parity_device(setting: str) -> str | None:
+    """The accelerator the exports are also checked on, or None (CPU only)."""
+    if setting == "cpu" or (setting == "auto" and not torch.cuda.is_available()):
+        return None
+    if not torch.cuda.is_available():
+        raise ConfigError("export.parity_device is 'cuda' but torch sees no CUDA device",
+                          "use export.parity_device=auto or cpu")
+    return "cuda"
+
+
 def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any], cfg: ExportConfig,
                  inputs: torch.Tensor | None = None) -> ExportRecord:
     """Write every format of `cfg.formats` for `model` (eval mode) into `out_dir` and verify each.
@@ -114,6 +124,17 @@ def export_model(model: nn.Module, out_dir: str | Path, metadata: dict[str, Any]
         checks[fmt] = parity_check(partial(exporter.run, path), spec, cfg.parity_batches)
         _check(fmt, checks[fmt], cfg.tolerance, path)
         files[fmt] = path.name
+
+    device = parity_device(cfg.parity_device)
+    if device is not None:  # the same files, run on the accelerator, against the CPU module
+        checks[f"safetensors@{device}"] = parity_check(lambda x: outputs_on(rebuilt, x, device), spec, cfg.parity_batches)
+        _check(f"safetensors@{device}", checks[f"safetensors@{device}"], cfg.tolerance, Path(written["safetensors"]))
+        rebuilt.to("cpu")
+        if "torchscript" in files:
+            ts = EXPORTERS["torchscript"]
+            path = out / files["torchscript"]
+            checks[f"torchscript@{device}"] = parity_check(lambda x: ts.run(path, x, device), spec, cfg.parity_batches)
+            _check(f"torchscript@{device}", checks[f"torchscript@{device}"], cfg.tolerance, path)
 
     record = ExportRecord(out, files, checks, meta)
     atomic_write_json(out / META_FILE, {**meta, "files": files, "parity": {

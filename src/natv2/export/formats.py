@@ -11,11 +11,12 @@ static MobileNet-style networks exactly (checked by the parity test on every exp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -60,6 +61,25 @@ def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
 
 
 @torch.no_grad()
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """float32 convolutions and matmuls without TF32 on a GPU (TF32 alone differs by ~1e-3)."""
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+
+
+def outputs_on(module: nn.Module, x: torch.Tensor, device: str | torch.device) -> tuple[np.ndarray, ...]:
+    """The module's outputs computed on `device` (the module is moved there; float32, no TF32)."""
+    module = module.to(device)
+    with torch.no_grad(), exact_float32():
+        return tuple(t.detach().float().cpu().numpy() for t in _as_tuple(module(x.to(device))))
+
+
 def reference_outputs(module: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, ...]:
     module.eval()
     return tuple(t.detach().float().cpu().numpy() for t in _as_tuple(module(x)))
@@ -122,12 +142,12 @@ class TorchScriptExporter:
             extra = {"natv2.json": json.dumps(spec.metadata, sort_keys=True)}
             return atomic_write_with(path, lambda tmp: torch.jit.save(traced, tmp, _extra_files=extra))
 
-    def run(self, path: Path, x: torch.Tensor) -> tuple[np.ndarray, ...]:
+    def run(self, path: Path, x: torch.Tensor, device: str | torch.device = "cpu") -> tuple[np.ndarray, ...]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            loaded = torch.jit.load(str(path), map_location="cpu")
-        with torch.no_grad():
-            return tuple(t.float().numpy() for t in _as_tuple(loaded(x)))
+            loaded = torch.jit.load(str(path), map_location=device)
+        with torch.no_grad(), exact_float32():
+            return tuple(t.float().cpu().numpy() for t in _as_tuple(loaded(x.to(device))))
 
 
 class OnnxExporter:

@@ -25,6 +25,7 @@ def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print
     import torch
 
     from natv2.data import load_dataset
+    from natv2.data.placement import place_splits
     from natv2.finetune.data import SplitsDataFactory
     from natv2.finetune.runner import FinetuneRunner
     from natv2.finetune.selection import select_subnets
@@ -41,6 +42,8 @@ def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print
                           f"{splits.num_classes}", "fine-tune on the dataset the search used (data.name)")
     log(f"finetune: {len(cands)} subnet(s) from {cands[0].origin or 'the search'}, supernet {stem}, "
         f"variants {', '.join(ft.variants)}, up to {ft.max_epochs} epochs (patience {ft.patience})")
+    device = resolve_device(config.run.device)
+    splits = place_splits(splits, device, config.data.on_device)
     data_for = SplitsDataFactory(splits, config.data, ft.batch_size, seed=config.run.seed)
 
     def on_done(s: dict[str, Any]) -> None:
@@ -51,7 +54,7 @@ def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print
 
     source = {"run_dir": str(run.path), "run_id": run.path.name, "supernet_checkpoint": str(stem)}
     runner = FinetuneRunner(ft, supernet, data_for, run.models_dir, seed=config.run.seed, source=source, log=log,
-                            on_done=on_done, device=resolve_device(config.run.device))
+                            on_done=on_done, device=device)
     summary = runner.run(cands)
     run.mark_done(STAGE, n_models=len(summary["subnets"]))
     return summary

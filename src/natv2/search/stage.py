@@ -263,7 +263,7 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
         torch.set_num_threads(int(config.run.threads))
 
     splits = load_dataset(config.data)
-    data = SplitsTrainingData(splits, config.data, seed=seed)
+    data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
     supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train)
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)

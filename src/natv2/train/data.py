@@ -31,12 +31,15 @@ class TrainingData(Protocol):
 
 class SplitsTrainingData:
     """`TrainingData` over natv2.data's in-memory splits and loaders (seeded, rank-sharded, per-batch
-    resolution; BN-calibration subset fixed by `seed`; evaluation batches kept per resolution)."""
+    resolution; BN-calibration subset fixed by `seed`; evaluation batches kept per resolution).
+    With `device` an accelerator, the splits move there when `data_cfg.on_device` allows it."""
 
-    def __init__(self, splits, data_cfg, seed: int = 0) -> None:
+    def __init__(self, splits, data_cfg, seed: int = 0, device=None) -> None:
         from natv2.data.augment import make_train_transform
         from natv2.data.loaders import calibration_sampler
+        from natv2.data.placement import place_splits
 
+        splits = place_splits(splits, device, getattr(data_cfg, "on_device", "auto"))
         self.splits, self.data_cfg, self.seed = splits, data_cfg, seed
         self.n_classes = int(splits.num_classes)
         self.batch_size = int(data_cfg.batch_size)

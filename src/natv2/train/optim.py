@@ -36,9 +36,12 @@ def param_groups(model: nn.Module, weight_decay: float, no_decay_bn_bias: bool =
 
 
 def make_sgd(model: nn.Module, lr: float, momentum: float, nesterov: bool, weight_decay: float, no_decay_bn_bias: bool) -> torch.optim.SGD:
-    return torch.optim.SGD(
-        param_groups(model, weight_decay, no_decay_bn_bias), lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0
-    )
+    """SGD over `param_groups`; on a GPU the fused kernel (one launch for all parameters, where the
+    default per-tensor-list path launches several per group)."""
+    groups = param_groups(model, weight_decay, no_decay_bn_bias)
+    on_gpu = all(p.is_cuda for g in groups for p in g["params"])
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
+                           **({"fused": True} if on_gpu else {}))
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resu
     if config.run.threads:
         torch.set_num_threads(int(config.run.threads))
     splits = load_dataset(config.data)
-    data = SplitsTrainingData(splits, config.data, seed=seed)
+    data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
     recipe_dropouts = [t.dropout for t in RECIPES[cfg.resolved_recipe()] if t.dropout is not None]
     torch.manual_seed(seed)  # the same initial weights on every rank and every attempt
     supernet = build_supernet(cfg, data.n_classes, dropout=max([cfg.dropout, *recipe_dropouts]))

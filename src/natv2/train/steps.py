@@ -108,6 +108,19 @@ class EpochContext:
     epoch: int = 0
     sync_timing: bool = False  # cuda.synchronize around timed parts (benchmarks only)
     params: list[nn.Parameter] = field(default_factory=list)
+    # Steps between reads of the loss on the host. Each read waits for the device, so on an
+    # accelerator reading every step keeps the host from queueing the next step's launches while
+    # the device works. None: every step on the CPU (where reading costs nothing), every
+    # DEVICE_SYNC_EVERY steps elsewhere. A non-finite loss is still caught before the epoch ends.
+    sync_every: int | None = None
+
+    def resolved_sync_every(self) -> int:
+        if self.sync_every is not None:
+            return max(1, int(self.sync_every))
+        return 1 if self.dist.device.type == "cpu" else DEVICE_SYNC_EVERY
+
+
+DEVICE_SYNC_EVERY = 25
 
 
 def _now(sync: bool, device: torch.device) -> float:
@@ -121,14 +134,37 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
     """Train one epoch of `n_steps` optimiser steps; returns the mean (rank-averaged) loss.
 
     `first_step` is the phase-global index of the epoch's first step (for the lr schedule).
-    `on_step(step_in_epoch, loss, images)` is called after each step (progress bars).
+    `on_step(step_in_epoch, loss, images)` is called after each step (progress bars), in bursts of
+    `ec.sync_every` steps on an accelerator: the losses stay on the device until then.
     """
     net, device = ec.supernet, ec.dist.device
     params = ec.params or [p for p in net.parameters() if p.requires_grad]
     times = times if times is not None else StepTimes()
     sync = ec.sync_timing
+    every = ec.resolved_sync_every()
     net.train()
-    loss_total = 0.0
+    pending: list[tuple[int, Tensor, int]] = []  # (step in epoch, [mean loss, non-finite flag], images)
+    totals = [0.0]
+
+    def settle() -> None:
+        """Read the pending steps' losses on the host; stop at the first non-finite one."""
+        if not pending:
+            return
+        values = torch.stack([st for _, st, _ in pending]).cpu().tolist()
+        for (i, _, images), (mean_loss, nonfinite) in zip(pending, values):
+            if nonfinite > 0 or not math.isfinite(mean_loss):
+                step = first_step + i
+                raise TrainingDivergedError(
+                    f"the training loss became {mean_loss} in phase '{ec.phase_name}', epoch {ec.epoch + 1}, "
+                    f"step {i + 1} (lr {ec.schedule(step):.3g}); the phase stopped and the last good checkpoint is kept",
+                    "lower the phase's learning rate (train.phase_overrides.<phase>.base_lr), set train.grad_clip "
+                    "(e.g. 5), then rerun with --resume",
+                )
+            totals[0] += mean_loss
+            if on_step is not None:
+                on_step(i, mean_loss, images)
+        pending.clear()
+
     it = iter(batches)
     for i in range(n_steps):
         step = first_step + i
@@ -170,22 +206,18 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
         stats = torch.stack([step_loss / ec.subnets_per_step,
                              (~torch.isfinite(step_loss)).float()])
         stats = average_gradients(params, ec.dist, stats)
-        mean_loss, nonfinite = float(stats[0]), float(stats[1]) > 0
-        if nonfinite or not math.isfinite(mean_loss):
-            raise TrainingDivergedError(
-                f"the training loss became {mean_loss} in phase '{ec.phase_name}', epoch {ec.epoch + 1}, "
-                f"step {i + 1} (lr {ec.schedule(step):.3g}); the phase stopped and the last good checkpoint is kept",
-                "lower the phase's learning rate (train.phase_overrides.<phase>.base_lr), set train.grad_clip "
-                "(e.g. 5), then rerun with --resume",
-            )
+        images = int(x.shape[0]) * ec.dist.world_size
+        pending.append((i, stats, images))
+        if every == 1:  # read before stepping: a non-finite loss never reaches the weights
+            settle()
         if ec.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, ec.grad_clip)
         ec.optimizer.step()
+        if len(pending) >= every:
+            settle()
         t4 = _now(sync, device)
         times.optimizer += t4 - t3
-        times.images += int(x.shape[0]) * ec.dist.world_size
+        times.images += images
         times.steps += 1
-        loss_total += mean_loss
-        if on_step is not None:
-            on_step(i, mean_loss, int(x.shape[0]) * ec.dist.world_size)
-    return loss_total / max(1, n_steps)
+    settle()
+    return totals[0] / max(1, n_steps)

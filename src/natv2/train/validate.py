@@ -65,7 +65,7 @@ def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: t
              channels_last: bool, autocast: Callable[[], Any], max_batches: int | None = None) -> tuple[float, int]:
     """Top-1 accuracy (%) of a single-output network over `batches`, and the number of images."""
     net.eval()
-    correct = 0
+    correct = torch.zeros((), dtype=torch.long, device=device)  # summed where the logits are: one sync at the end
     total = 0
     for i, (x, y) in enumerate(batches):
         if max_batches is not None and i >= max_batches:
@@ -77,9 +77,9 @@ def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: t
             out = net(x)
         if isinstance(out, (list, tuple)):
             out = out[-1]
-        correct += int((out.argmax(1).cpu() == y).sum())
+        correct += (out.argmax(1) == y.to(out.device, non_blocking=True)).sum()
         total += int(y.numel())
-    return (100.0 * correct / total if total else float("nan")), total
+    return (100.0 * int(correct) / total if total else float("nan")), total
 
 
 def calibrated_subnet(supernet: nn.Module, cfg: SubnetConfig, calib: Sequence[Tensor], device: torch.device,
