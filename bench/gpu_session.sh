@@ -2,8 +2,10 @@
 # One scripted GPU session (issue 13): installs what the GPU machine lacks, then runs the steps
 # named on the command line, each under a time cap, and leaves its logs and tables in $OUT.
 #
-#   bash bench/gpu_session.sh tests bench ofa nccl trial   # GPU tests, speed, ofa, NCCL, a short pipeline
-#   bash bench/gpu_session.sh preset                   # the cifar10-gpu preset end to end
+#   bash bench/gpu_session.sh preset bench ofa before tests nccl
+# Steps: preset (the cifar10-gpu preset end to end), bench (training images/s, this tree), before
+# (the same from .gpu/base, the commit measured as "before"), ofa (bench/train_vs_ofa.py), tests
+# (tests/test_gpu_path.py), nccl (torchrun with 1 and 2 processes), trial (a shortened preset).
 #
 # Expects (ignored by git, carried to the machine): .whl/ (wheels of the Python packages the
 # machine lacks: pymoo, lightgbm, ofa and their needs), .gpu/c10.tar.xz (the CIFAR-10 JPEG folders)
@@ -34,51 +36,59 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 python3 -c "import torch, pymoo, lightgbm; print('torch', torch.__version__, 'pymoo', pymoo.__version__, 'lightgbm', lightgbm.__version__)" 2>&1 | tee -a "$OUT/summary.txt"
 stamp "set-up done"
 
+DEADLINE=${DEADLINE:-100000}  # seconds from the start after which no step starts and caps shrink to fit
 step() {  # step NAME SECONDS COMMAND...: run with a cap, keep the log, note the exit status
   local name=$1 cap=$2; shift 2
-  stamp "start $name"
+  local left=$(( DEADLINE - ($(date +%s) - T0) ))
+  if [ "$left" -lt 15 ]; then stamp "skip $name (deadline)"; return; fi
+  if [ "$cap" -gt "$left" ]; then cap=$left; fi
+  stamp "start $name (cap $cap s)"
   timeout "$cap" "$@" > "$LOG/$name.log" 2>&1
   local rc=$?
   stamp "end $name rc=$rc"
   tail -25 "$LOG/$name.log" >> "$OUT/summary.txt"
 }
 
+archive_runs() {  # everything small from the run folders (no weights), one archive
+  tar czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.safetensors' --exclude='*.onnx' --exclude='*.pt' . 2>/dev/null
+}
+
 for what in "$@"; do
   case $what in
     bench)
-      if [ -d .gpu/base ]; then
-        for ph in full expand_2; do
-          step "before_$ph" 90 env PYTHONPATH="$PWD/.gpu/base/src${SITE:+:$SITE}" python3 .gpu/base/bench/train.py \
-            --device cuda --data synthetic --batch 256 --steps 15 --phase $ph --threads 8
-        done
+      step after 150 python3 bench/train.py --device cuda --data synthetic --phase full expand_2 --batch 256 1024 \
+        --steps 15 --warmup 6 --threads 8 --json "$LOG/after.json"
+      ;;
+    before)
+      if [ -d .gpu/base ]; then  # the commit before this work, same warm-up, on the same GPU
+        step before_full 60 env BENCH_WARMUP=6 PYTHONPATH="$PWD/.gpu/base/src${SITE:+:$SITE}" python3 \
+          .gpu/base/bench/train.py --device cuda --data synthetic --batch 256 --steps 15 --phase full --threads 8
+        step before_expand_2 60 env BENCH_WARMUP=2 PYTHONPATH="$PWD/.gpu/base/src${SITE:+:$SITE}" python3 \
+          .gpu/base/bench/train.py --device cuda --data synthetic --batch 256 --steps 4 --phase expand_2 --threads 8
       fi
-      step after_256 120 python3 bench/train.py --device cuda --data synthetic --phase full expand_2 --batch 256 \
-        --steps 15 --threads 8 --sync-every 1 0 --json "$LOG/after_256.json"
-      step after_big 150 python3 bench/train.py --device cuda --data synthetic --phase full expand_2 --batch 1024 2048 \
-        --steps 15 --threads 8 --json "$LOG/after_big.json"
       ;;
     ofa)
-      step ofa 150 python3 bench/train_vs_ofa.py --device cuda --batch 256 1024 --steps 10 --rounds 2 --threads 8 \
+      step ofa 100 python3 bench/train_vs_ofa.py --device cuda --batch 256 --steps 8 --rounds 2 --threads 8 \
         --json "$LOG/ofa.json"
       ;;
     tests)
       step tests 150 python3 -m pytest -q -x tests/test_gpu_path.py
       ;;
     nccl)
-      step nccl_1 60 torchrun --standalone --nproc_per_node=1 bench/nccl_check.py
-      step nccl_2 60 torchrun --standalone --nproc_per_node=2 bench/nccl_check.py
+      step nccl_1 45 torchrun --standalone --nproc_per_node=1 bench/nccl_check.py
+      step nccl_2 45 torchrun --standalone --nproc_per_node=2 bench/nccl_check.py
       ;;
     trial)
       step trial 170 python3 -m natv2 run --preset cifar10-gpu --run-dir "$RUNS/trial" --set train.epochs_scale=0.005 \
         --set search.iterations=1 --set finetune.max_epochs=1 --set finetune.max_subnets=2 --set train.phase_eval_random=2
       ;;
     preset)
-      step preset 560 python3 -m natv2 run --preset cifar10-gpu --run-dir "$RUNS/c10gpu"
+      step preset "${PRESET_CAP:-400}" python3 -m natv2 run --preset cifar10-gpu --run-dir "$RUNS/c10gpu"
+      archive_runs
       ;;
     *) stamp "unknown step $what" ;;
   esac
 done
-# Everything small from the run folders (no weights), one archive; the logs in another.
-tar czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.safetensors' --exclude='*.onnx' --exclude='*.pt' . 2>/dev/null
+archive_runs
 tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOG"
 stamp "all done"

@@ -49,9 +49,9 @@ def measure(args, phase_name: str, batch: int, channels_last: bool, sync_every: 
     from natv2.train.trainer import make_autocast
 
     dist = init_distributed(args.device)
-    data_cfg = DataConfig(name="cifar10", train_subset=batch * (args.steps + 2), val_size=500,
+    data_cfg = DataConfig(name="cifar10", train_subset=batch * (args.steps + args.warmup), val_size=500,
                           batch_size=batch, on_device="off" if args.data_on_host else "auto")
-    splits = load_dataset(data_cfg) if args.data == "cifar10" else synthetic_splits(batch * (args.steps + 2))
+    splits = load_dataset(data_cfg) if args.data == "cifar10" else synthetic_splits(batch * (args.steps + args.warmup))
     data = SplitsTrainingData(splits, data_cfg, seed=0, device=dist.device)
     torch.manual_seed(0)
     net = create(args.supernet, data.n_classes, r=args.res).to(dist.device)
@@ -73,8 +73,8 @@ def measure(args, phase_name: str, batch: int, channels_last: bool, sync_every: 
                       LossSpec(0.1, 1.0, False, cfg.exit_loss_weights, all_exits), phase.subnets_per_step, dist,
                       teacher, channels_last=channels_last, autocast=autocast, seed_parts=(0, 0, 0),
                       sync_timing=args.breakdown and dist.device.type == "cuda", sync_every=sync_every)
-    # warm-up steps (allocator, autotuning), then the timed ones
-    run_epoch(ec, data.train_batches(1, net.space.r, 0, 1), 2, 0)
+    # warm-up steps (allocator, kernel loading and algorithm choice at every resolution), then the timed ones
+    run_epoch(ec, data.train_batches(1, net.space.r, 0, 1), args.warmup, 0)
     if dist.device.type == "cuda":
         torch.cuda.synchronize(dist.device)
     times = StepTimes()
@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--res", type=int, nargs="+", default=[24, 28, 32])
     ap.add_argument("--batch", type=int, nargs="+", default=[64])
     ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (a GPU needs several per resolution)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--data", choices=["cifar10", "synthetic"], default="cifar10")

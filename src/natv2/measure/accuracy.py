@@ -66,7 +66,7 @@ def reference_logits(supernet: nn.Module, cfg: SubnetConfig, data: EvalData, spl
     outs, labels = [], []
     for x, y in data.eval_batches(cfg.r, split):
         outs.append(net(x.to(device)).float().cpu())
-        labels.append(y)
+        labels.append(y.cpu())
     if not outs:
         raise DataError(f"the {split} split has no images", "check data.val_size / the dataset")
     return torch.cat(outs), torch.cat(labels)

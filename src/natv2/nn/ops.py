@@ -75,14 +75,25 @@ def _exporting_or_compiling() -> bool:
     return _exporting() or getattr(torch.compiler, "is_exporting", lambda: False)()
 
 
+def leading(t: torch.Tensor, *sizes: int) -> torch.Tensor:
+    """The first `sizes[i]` entries of `t` along its leading dimensions: `t[:a, :b]`, but `t` itself
+    when nothing is cut, so the maximal subnet's graph holds no slice (each one costs a full-size
+    zero fill and a copy in the backward pass)."""
+    if all(n == t.shape[i] for i, n in enumerate(sizes)):
+        return t
+    return t[tuple(slice(0, n) for n in sizes)]
+
+
 def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Stride-1 pointwise convolution. `weight` is (out, in, 1, 1), possibly a non-contiguous slice.
 
-    On channels_last inputs (and any 1x1 map) it runs as one GEMM over the NHWC view, which on CPU is
-    faster than the convolution primitive, much more so on the tiny maps of late stages; the result
-    stays channels_last. Other inputs use conv2d.
+    On the CPU, channels_last inputs (and any 1x1 map) run as one GEMM over the NHWC view, which is
+    faster there than the convolution primitive, much more so on the tiny maps of late stages; the
+    result stays channels_last. Elsewhere conv2d: on a GPU the step is bound by the host's dispatch
+    of small ops, and the GEMM view costs six more of them per call (permutes, selects, transposes)
+    and as many again in the backward pass, for the same single kernel.
     """
-    if x.is_contiguous(memory_format=torch.channels_last):
+    if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
         return F.linear(x.permute(0, 2, 3, 1), weight[:, :, 0, 0], bias).permute(0, 3, 1, 2)
     return F.conv2d(x, weight, bias)
 
@@ -93,11 +104,12 @@ def depthwise_conv(x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.
     Kernel taps farther than (size - 1) from the centre only ever meet zero padding, so the kernel is
     centre-cropped to at most (2*size - 1) per axis with matching padding: same output shape, same
     values (the dropped terms are exact zeros). On a 1x1 map this is a per-channel scale. This matters
-    for late stages at low resolution (e.g. 7x7 kernels on 2x2 maps at 32 px input).
+    for late stages at low resolution (e.g. 7x7 kernels on 2x2 maps at 32 px input), on the CPU; on a
+    GPU the crop's extra ops (and their backward) cost more than the taps it saves.
     """
     k = weight.shape[-1]
     p = k // 2
-    if _exporting_or_compiling():
+    if _exporting_or_compiling() or x.device.type != "cpu":  # a GPU pays per op, not per tap
         return F.conv2d(x, weight, None, stride, p, 1, x.shape[1])
     h, w = x.shape[-2], x.shape[-1]
     rh, rw = min(p, h - 1), min(p, w - 1)

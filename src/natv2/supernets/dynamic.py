@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from natv2.nn.layers import PARALLEL_BRANCHES, BNParams, ConvBNAct, MBConv, ParallelBlock, TransformBranch
-from natv2.nn.ops import ACTIVATION_FNS, conv1x1, depthwise_conv, mid_channels, se_channels
+from natv2.nn.ops import ACTIVATION_FNS, conv1x1, depthwise_conv, leading, mid_channels, se_channels
 from natv2.nn.stages import Stage, run_blocks
 
 
@@ -81,7 +81,7 @@ class ElasticDepthwise(nn.Module):
 
     def active_weight(self, k: int, channels: int) -> torch.Tensor:
         """The (channels, 1, k, k) kernel: k_max raw, smaller ones centre-cropped and transformed step by step."""
-        w = self.conv.weight[:channels]
+        w = leading(self.conv.weight, channels)
         for src, dst, name in self._chains[k]:
             off = (src - dst) // 2
             w = w[:, :, off : off + dst, off : off + dst].reshape(channels, dst * dst)
@@ -100,8 +100,8 @@ class ElasticSE(nn.Module):
 
     def run(self, x: torch.Tensor, c: int, h: int) -> torch.Tensor:
         s = x.mean((2, 3), keepdim=True)
-        s = torch.relu(conv1x1(s, self.reduce.weight[:h, :c], self.reduce.bias[:h]))
-        s = F.hardsigmoid(conv1x1(s, self.expand.weight[:c, :h], self.expand.bias[:c]))
+        s = torch.relu(conv1x1(s, leading(self.reduce.weight, h, c), leading(self.reduce.bias, h)))
+        s = F.hardsigmoid(conv1x1(s, leading(self.expand.weight, c, h), leading(self.expand.bias, c)))
         return x * s
 
 
@@ -165,12 +165,12 @@ class DynamicMBConv(nn.Module):
         mid, k = self._mid, self.active_k
         y = x
         if self.expand is not None:
-            y = self._act(self.expand.bn(conv1x1(y, self.expand.conv.weight[:mid])))
+            y = self._act(self.expand.bn(conv1x1(y, leading(self.expand.conv.weight, mid))))
         w = self.depthwise.active_weight(k, mid)
         y = self._act(self.depthwise.bn(depthwise_conv(y, w, self.stride)))
         if self.se is not None:
             y = self.se.run(y, mid, self._se_mid)
-        y = self.project.bn(conv1x1(y, self.project.conv.weight[:, :mid]))
+        y = self.project.bn(conv1x1(y, leading(self.project.conv.weight, self.project.conv.weight.shape[0], mid)))
         return y + x if self.residual else y
 
     # ----------------------------------------------------------------- extraction

@@ -36,12 +36,10 @@ def param_groups(model: nn.Module, weight_decay: float, no_decay_bn_bias: bool =
 
 
 def make_sgd(model: nn.Module, lr: float, momentum: float, nesterov: bool, weight_decay: float, no_decay_bn_bias: bool) -> torch.optim.SGD:
-    """SGD over `param_groups`; on a GPU the fused kernel (one launch for all parameters, where the
-    default per-tensor-list path launches several per group)."""
-    groups = param_groups(model, weight_decay, no_decay_bn_bias)
-    on_gpu = all(p.is_cuda for g in groups for p in g["params"])
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
-                           **({"fused": True} if on_gpu else {}))
+    """SGD over `param_groups`. Not the fused CUDA kernel: it refuses a step where a parameter that
+    has a momentum buffer gets no gradient, which elastic training does all the time (seen on torch 2.11)."""
+    return torch.optim.SGD(param_groups(model, weight_decay, no_decay_bn_bias), lr=lr, momentum=momentum,
+                           nesterov=nesterov and momentum > 0)
 
 
 @dataclass(frozen=True)

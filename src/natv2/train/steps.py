@@ -175,8 +175,13 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
             raise RuntimeError(f"the data loader gave {i} batches; the epoch needs {n_steps}") from None
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
+        # The loaders hand out channels_last batches: on the CPU the fastest activation layout whatever
+        # the weights' (pointwise convolutions run as GEMMs over it). On a GPU, elastic (sliced) weights
+        # make channels_last activations many times slower than NCHW, so there the config decides.
         if ec.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        elif device.type != "cpu":
+            x = x.contiguous()
         t1 = _now(sync, device)
         times.data += t1 - t0
 
