@@ -27,7 +27,8 @@ from typing import Any, Callable, TypeVar
 
 from natv2.config import Change, ConfigError, diff, load_config, to_plain, to_yaml, volatile_keys
 from natv2.errors import RunDirError
-from natv2.io.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_with, read_json
+from natv2.io.atomic import (atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_with,
+                             clean_stale_temp_files, read_json)
 from natv2.io.lock import FileLock
 
 T = TypeVar("T")
@@ -182,6 +183,9 @@ class RunDir:
             dropped = run.events.repair()
             if dropped:
                 run.log_event(RUN_STAGE, "events_repaired", dropped_bytes=dropped)
+            stale = clean_stale_temp_files(root)
+            if stale:
+                run.log_event(RUN_STAGE, "temp_files_removed", files=[str(p.relative_to(root)) for p in stale])
             if config is not None:
                 run._reconcile_config(config, force)
             run.log_event(RUN_STAGE, "resumed" if resumed else "created", pid=os.getpid())
