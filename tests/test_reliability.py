@@ -179,3 +179,44 @@ def test_load_model_on_a_foreign_json_is_a_checkpoint_error(tmp_path, doc):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(CheckpointError, match="not a natv2"):
         natv2.load_model(tmp_path / "model.json")
+
+
+# ----------------------------------------------------------------------------- item 6: validation at resolve time
+BAD_SETTINGS = [
+    ("search_stage.space={r: [99]}", "search_stage.space.r=[99] is not within the supernet's r [16]", "search_stage.space.r=[16]"),
+    ("search_stage.space={ks: [9]}", "search_stage.space.ks=[9]", "search_stage.space.ks="),
+    ("data.batch_size=0", "'data.batch_size' = 0", "--set data.batch_size=64"),
+    ("data.eval_batch_size=-1", "'data.eval_batch_size' = -1", "--set data.eval_batch_size=64"),
+    ("data.calib_batch_size=0", "'data.calib_batch_size' = 0", "--set data.calib_batch_size=64"),
+    ("data.val_size=1.5", "'data.val_size' = 1.5", "--set data.val_size=0.1"),
+    ("data.val_size=-3", "'data.val_size' = -3", "--set data.val_size=0.1"),
+    ("data.train_subset=0", "'data.train_subset' = 0", "--set data.train_subset=null"),
+    ("data.crop_scale_min=0", "'data.crop_scale_min' = 0", "--set data.crop_scale_min=0.35"),
+    ("data.name=cifar11", "'data.name' = 'cifar11' is not a known dataset", "--set data.name=cifar10"),
+    ("train.supernet=ofav3", "'train.supernet' = 'ofav3' is not a registered supernet", "--set train.supernet=ofav2_ee_d"),
+    ("search_stage.random_init=nope", "'search_stage.random_init' = 'nope'", "--set search_stage.random_init=ofav2_ee_d"),
+]
+
+
+@pytest.mark.parametrize("setting, problem, fix", BAD_SETTINGS)
+def test_config_show_refuses_what_run_would_refuse_and_a_refused_start_writes_nothing(tmp_path, capsys, setting,
+                                                                                       problem, fix):
+    status, out, err = natv2(capsys, "config", "show", *SMOKE, "--set", setting)
+    assert_clean_refusal(status, err, problem, fix)
+    run = tmp_path / "run"
+    status, _, err2 = natv2(capsys, "run", *SMOKE, "--set", setting, "--run-dir", str(run))
+    assert_clean_refusal(status, err2, problem)
+    assert not run.exists(), "a refused start writes nothing"
+
+
+def test_the_fix_a_space_refusal_names_is_accepted(capsys):
+    status, out, err = natv2(capsys, "config", "show", *SMOKE, "--set", "search_stage.space.r=[16]")
+    assert status == 0, err
+
+
+def test_search_space_is_checked_against_a_given_supernet_before_the_run_starts(tmp_path, capsys, tiny_supernet):
+    run = tmp_path / "run"
+    status, _, err = natv2(capsys, "run", *SMOKE, "--supernet", str(tiny_supernet), "--set", "search_stage.space.d=[7]",
+                           "--run-dir", str(run))
+    assert_clean_refusal(status, err, "search_stage.space.d=[7]", str(tiny_supernet) + ".json")
+    assert not run.exists()

@@ -97,19 +97,28 @@ def effective_search_config(search: SearchConfig) -> tuple[str, dict[str, Any]]:
     return search.policy, overrides
 
 
-def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: str, n_classes: int) -> SearchSpace:
-    """The supernet's space narrowed by `narrow`, with the cost-model family and class count attached."""
+def narrowed_space_dict(supernet_space: SearchSpace, narrow: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    """`supernet_space.to_dict()` with the dimensions of `narrow` (search_stage.space) replaced; every
+    value must lie in the supernet's space (ConfigError naming the key, the values allowed and `source`)."""
     data = supernet_space.to_dict()
+    of = f" of {source}" if source else ""
     for dim, values in narrow.items():
         vals = [values] if isinstance(values, (int, float)) else list(values)
         allowed = data.get(dim)
         if allowed is None:
-            raise ConfigError(f"search_stage.space sets '{dim}', which this supernet does not have", f"drop '{dim}'")
+            raise ConfigError(f"search_stage.space sets '{dim}', which the supernet{of} does not have",
+                              f"drop '{dim}' from search_stage.space")
         bad = [v for v in vals if v not in allowed]
         if bad or not vals:
-            raise ConfigError(f"search_stage.space.{dim}={vals} is not within the supernet's {dim} {allowed}",
-                              f"choose {dim} values from {allowed}")
+            raise ConfigError(f"search_stage.space.{dim}={vals} is not within the supernet's {dim} {allowed}{of}",
+                              f"choose {dim} values from {allowed}: --set search_stage.space.{dim}={allowed}")
         data[dim] = vals
+    return data
+
+
+def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: str, n_classes: int) -> SearchSpace:
+    """The supernet's space narrowed by `narrow`, with the cost-model family and class count attached."""
+    data = narrowed_space_dict(supernet_space, narrow)
     return SearchSpace.from_dict({**data, "arch": arch, "n_classes": int(n_classes)})
 
 
