@@ -220,3 +220,99 @@ def test_search_space_is_checked_against_a_given_supernet_before_the_run_starts(
                            "--run-dir", str(run))
     assert_clean_refusal(status, err, "search_stage.space.d=[7]", str(tiny_supernet) + ".json")
     assert not run.exists()
+
+
+# ----------------------------------------------------------------------------- items 1 and 2: --force tells the truth
+def _fake_run(path: Path, *, done: tuple[str, ...], searching: bool = False) -> Path:
+    """A run directory as `natv2 run --preset smoke` leaves it: events and result files of the stages in
+    `done` (and, with `searching`, a search killed part-way through)."""
+    from natv2.io.rundir import RunDir
+    from natv2.pipeline.config import resolve_config
+
+    with RunDir.open(path, resolve_config(preset="smoke", values={"run.run_dir": str(path)})) as run:
+        for stage in done:
+            run.log_event(stage, "start")
+            run.mark_done(stage)
+        if "train" in done:
+            run.write_json("train/supernet.json", {"stand-in": True})
+        if searching:
+            run.log_event("search", "start")
+            run.log_event("search", "iteration", iteration=0)
+            run.write_text("search/journal.jsonl", "{}\n")
+    return path
+
+
+def _saved_state(run: Path) -> tuple[bytes, int]:
+    return (run / "config.yaml").read_bytes(), len((run / "events.jsonl").read_text().splitlines())
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_changed_settings_on_a_finished_run_are_refused_and_the_record_is_untouched(tmp_path, capsys, force):
+    run = _fake_run(tmp_path / "X", done=("train", "search", "finetune", "export"))
+    config_before, _ = _saved_state(run)
+    status, _, err = natv2(capsys, "run", *SMOKE, "--set", "search.iterations=2", "--set", "run.seed=1",
+                           "--run-dir", str(run), *(["--force"] if force else []))
+    assert_clean_refusal(status, err, "run.seed: 0 -> 1", "search.iterations: 1 -> 2", "NEW_DIR",
+                         "train, search, finetune, export")
+    assert (run / "config.yaml").read_bytes() == config_before
+    assert not any(e.get("event") == "config_changed" for e in map(json.loads, (run / "events.jsonl").read_text().splitlines()))
+
+
+def test_a_forced_change_during_a_search_does_not_wedge_the_run_directory(tmp_path, capsys):
+    from natv2.io.rundir import RunDir
+    from natv2.pipeline.config import resolve_config
+    from natv2.pipeline.run import config_change_policy
+
+    run = _fake_run(tmp_path / "Y", done=("train",), searching=True)
+    config_before, _ = _saved_state(run)
+    status, _, err = natv2(capsys, "run", *SMOKE, "--set", "search.iterations=2", "--run-dir", str(run), "--force")
+    assert_clean_refusal(status, err, "search.iterations: 1 -> 2", "holds results of search computed", "--supernet")
+    assert (run / "config.yaml").read_bytes() == config_before
+    # the run still opens with its own settings (natv2 run Y resumes instead of being refused)
+    saved = resolve_config(config_file=str(run / "config.yaml"), values={"run.run_dir": str(run)})
+    with RunDir.open(run, saved, change_policy=config_change_policy):
+        pass
+
+
+def test_a_change_no_stage_with_results_depends_on_is_taken_with_force_and_logged(tmp_path, capsys):
+    from natv2.io.rundir import RunDir
+    from natv2.pipeline.config import resolve_config
+    from natv2.pipeline.run import config_change_policy
+
+    run = _fake_run(tmp_path / "Z", done=("train", "search"))
+    changed = resolve_config(preset="smoke", overrides=["finetune.max_epochs=2"], values={"run.run_dir": str(run)})
+    from natv2.errors import RunDirError
+
+    with pytest.raises(RunDirError, match="--force"):
+        RunDir.open(run, changed, change_policy=config_change_policy)
+    with RunDir.open(run, changed, force=True, change_policy=config_change_policy) as r:
+        logged = r.read_events("run", "config_changed")
+    assert "max_epochs: 2" in (run / "config.yaml").read_text()
+    assert logged[-1].data["changes"][0]["key"] == "finetune.max_epochs"
+
+
+def test_a_start_that_computed_nothing_takes_the_corrected_config_without_force(tmp_path, capsys):
+    from natv2.io.rundir import RunDir
+    from natv2.pipeline.config import resolve_config
+    from natv2.pipeline.run import config_change_policy
+
+    run = tmp_path / "W"
+    with RunDir.open(run, resolve_config(preset="smoke", values={"run.run_dir": str(run)})) as r:
+        r.log_event("train", "start")  # e.g. the dataset was missing: the stage failed before computing anything
+    fixed = resolve_config(preset="smoke", overrides=["data.val_size=0.3"], values={"run.run_dir": str(run)})
+    with RunDir.open(run, fixed, change_policy=config_change_policy):
+        pass
+    assert "val_size: 0.3" in (run / "config.yaml").read_text()
+
+
+def test_run_on_a_run_directory_says_it_uses_the_saved_config(tmp_path, capsys):
+    run = _fake_run(tmp_path / "V", done=("train", "search", "finetune", "export"))
+    from natv2.cli.context import CliContext
+    from natv2.cli.commands import load_commands
+    from natv2.cli.registry import build_parser, merge_common
+
+    parser = build_parser(load_commands(), description="", epilog="", version="0")
+    ctx = CliContext(merge_common(parser.parse_args(["run", str(run)])))
+    ctx.run_dir_config()
+    sources = ", ".join(ctx.config_sources())
+    assert "saved config" in sources and str(run / "config.yaml") in sources and "quickstart" not in sources
