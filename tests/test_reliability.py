@@ -316,3 +316,44 @@ def test_run_on_a_run_directory_says_it_uses_the_saved_config(tmp_path, capsys):
     ctx.run_dir_config()
     sources = ", ".join(ctx.config_sources())
     assert "saved config" in sources and str(run / "config.yaml") in sources and "quickstart" not in sources
+
+
+# ----------------------------------------------------------------------------- item 3: fixes that work
+def _fix_command(err: str) -> list[str]:
+    """The natv2 command a divergence message proposes, with NEW_DIR left to fill in."""
+    import shlex
+
+    fix = err.split("fix:", 1)[1]
+    start = fix.index("natv2 ") + len("natv2 ")
+    end = fix.index("--run-dir NEW_DIR") + len("--run-dir NEW_DIR")
+    return shlex.split(fix[start:end])
+
+
+def test_a_diverged_adaptation_names_its_own_key_and_a_search_command_that_works(tmp_path, capsys, tiny_supernet):
+    run = tmp_path / "Z"
+    status, _, err = natv2(capsys, "search", *SMOKE, "--supernet", str(tiny_supernet),
+                           "--set", "search_stage.adapt.lr=1e30", "--run-dir", str(run))
+    assert status == 3, err
+    assert "Traceback" not in err and "search_stage.adapt.lr" in err
+    assert "--resume" not in err and "phase_overrides" not in err
+    command = _fix_command(err)
+    assert command[0] == "search" and "--supernet" in command
+    new = tmp_path / "NEW"
+    status, _, err = natv2(capsys, *[str(new) if a == "NEW_DIR" else a for a in command], "--set", "run.threads=1")
+    assert status == 0, err
+    assert (new / "search" / "final_test.json").is_file()
+
+
+def test_a_diverged_training_phase_names_its_key_and_a_command_that_works(tmp_path, capsys):
+    run = tmp_path / "T"
+    quick = ("--set", "train.only_phases=[full,kernel]", "--set", "train.phase_overrides.kernel.base_lr=1e30",
+             "--set", "train.epochs_scale=0.01")
+    status, _, err = natv2(capsys, "train-supernet", *SMOKE, *quick, "--run-dir", str(run))
+    assert status == 3, err
+    assert "train.phase_overrides.kernel.base_lr=" in err and "--resume" not in err
+    command = _fix_command(err)
+    assert command[0] == "train-supernet"
+    new = tmp_path / "NEW"
+    status, _, err = natv2(capsys, *[str(new) if a == "NEW_DIR" else a for a in command])
+    assert status == 0, err
+    assert (new / "train" / "supernet.safetensors").is_file()

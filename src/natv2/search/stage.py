@@ -185,6 +185,13 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
     return net, source
 
 
+def _supernet_args(stage: SearchStageConfig, source: str) -> str:
+    """The `natv2 search` option that searches the same supernet from another run directory."""
+    if stage.random_init:
+        return f"--random-init {stage.random_init}"
+    return f"--supernet {source}" if _is_checkpoint(Path(source)) else ""
+
+
 # ----------------------------------------------------------------------------- progress
 class SearchProgress:
     """Concise progress lines from the search's own files (the loop itself prints nothing).
@@ -296,9 +303,17 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
             on_change=evaluator.invalidate, log=say)
     progress = SearchProgress(run_path / "search", scfg.iterations, say,
                               on_iteration=lambda st: events("iteration", st) if main else None)
-    result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
-                        run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=stage.latency_table,
-                        latency_options=dataclasses.asdict(stage.latency), **overrides)
+    from natv2.train.steps import TrainingDivergedError
+
+    try:
+        result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
+                            run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=stage.latency_table,
+                            latency_options=dataclasses.asdict(stage.latency), **overrides)
+    except TrainingDivergedError as err:
+        from natv2.train.adapt import AdaptConfig
+        from natv2.train.divergence import adaptation_fix
+
+        raise adaptation_fix(err, run_path, stage.adapt.lr, AdaptConfig().lr, _supernet_args(stage, source)) from None
     progress.finish()
 
     supernet_path = None
