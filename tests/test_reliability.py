@@ -357,3 +357,47 @@ def test_a_diverged_training_phase_names_its_key_and_a_command_that_works(tmp_pa
     status, _, err = natv2(capsys, *[str(new) if a == "NEW_DIR" else a for a in command])
     assert status == 0, err
     assert (new / "train" / "supernet.safetensors").is_file()
+
+
+# ----------------------------------------------------------------------------- item 7: classes
+def _raw(train_labels, classes, val_labels=None):
+    import numpy as np
+
+    from natv2.data.raw import RawDataset, RawSplit
+
+    def split(labels):
+        labels = np.asarray(labels)
+        return RawSplit(np.zeros((len(labels), 3, 8, 8), np.uint8), labels)
+
+    splits = {"train": split(train_labels)}
+    if val_labels is not None:
+        splits["val"] = split(val_labels)
+    return RawDataset(splits, list(classes), "a test dataset")
+
+
+@pytest.mark.parametrize("raw, needle", [
+    (lambda: _raw([0] * 20, ["cat"]), "has 1 class (cat)"),
+    (lambda: _raw([0] * 20, ["cat", "dog", "eel"]), "has images of 1 of its 3 classes"),
+    (lambda: _raw([0] * 10 + [1] * 10, ["cat", "dog"], val_labels=[0, 1, 2, 3]), "the val split has labels 0..3"),
+])
+def test_single_class_and_mismatched_class_counts_are_refused(raw, needle):
+    from natv2.data import DataConfig
+    from natv2.data.load import split_dataset
+    from natv2.errors import DataError
+
+    with pytest.raises(DataError) as info:
+        split_dataset(raw(), DataConfig(name="imagefolder", val_size=2))
+    assert needle in info.value.problem and info.value.fix
+
+
+def test_a_single_class_image_folder_is_refused_by_the_cli(tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "data" / "train" / "only"
+    folder.mkdir(parents=True)
+    for i in range(12):
+        Image.new("RGB", (16, 16), (i * 20, 0, 0)).save(folder / f"{i}.png")
+    status, _, err = natv2(capsys, "train-supernet", *SMOKE, "--set", "data.name=imagefolder", "--set",
+                           f"data.root={tmp_path / 'data'}", "--set", f"data.cache_dir={tmp_path / 'cache'}",
+                           "--set", "data.val_size=2", "--run-dir", str(tmp_path / "run"))
+    assert_clean_refusal(status, err, "has 1 class (only)", "at least two class folders")
