@@ -401,3 +401,17 @@ def test_a_single_class_image_folder_is_refused_by_the_cli(tmp_path, capsys):
                            f"data.root={tmp_path / 'data'}", "--set", f"data.cache_dir={tmp_path / 'cache'}",
                            "--set", "data.val_size=2", "--run-dir", str(tmp_path / "run"))
     assert_clean_refusal(status, err, "has 1 class (only)", "at least two class folders")
+
+
+# ----------------------------------------------------------------------------- item 8: disk use
+@pytest.mark.parametrize("keep", [False, True])
+def test_phase_checkpoints_nothing_reads_again_are_removed_unless_kept(tmp_path, capsys, keep):
+    run = tmp_path / "run"
+    status, _, err = natv2(capsys, "train-supernet", *SMOKE, "--set", "train.only_phases=[full,kernel,depth_1]",
+                           "--set", f"train.keep_phase_checkpoints={str(keep).lower()}", "--run-dir", str(run))
+    assert status == 0, err
+    phases = sorted(p.name for p in (run / "checkpoints" / "phases").iterdir()) if (run / "checkpoints" / "phases").exists() else []
+    assert phases == (["depth_1", "full", "kernel"] if keep else [])
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    removed = [e["data"]["phases"] for e in events if e["event"] == "phase_files_removed"]
+    assert removed == ([] if keep else [["full"], ["depth_1", "kernel"]])  # after kernel; after the last phase
