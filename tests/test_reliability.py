@@ -253,7 +253,7 @@ def test_changed_settings_on_a_finished_run_are_refused_and_the_record_is_untouc
     status, _, err = natv2(capsys, "run", *SMOKE, "--set", "search.iterations=2", "--set", "run.seed=1",
                            "--run-dir", str(run), *(["--force"] if force else []))
     assert_clean_refusal(status, err, "run.seed: 0 -> 1", "search.iterations: 1 -> 2", "NEW_DIR",
-                         "train, search, finetune, export")
+                         "holds results of train, search, finetune computed")
     assert (run / "config.yaml").read_bytes() == config_before
     assert not any(e.get("event") == "config_changed" for e in map(json.loads, (run / "events.jsonl").read_text().splitlines()))
 
@@ -415,3 +415,20 @@ def test_phase_checkpoints_nothing_reads_again_are_removed_unless_kept(tmp_path,
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     removed = [e["data"]["phases"] for e in events if e["event"] == "phase_files_removed"]
     assert removed == ([] if keep else [["full"], ["depth_1", "kernel"]])  # after kernel; after the last phase
+
+
+def test_changed_export_settings_are_taken_with_force_since_each_model_records_its_own(tmp_path):
+    from natv2.errors import RunDirError
+    from natv2.io.rundir import RunDir
+    from natv2.pipeline.config import resolve_config
+    from natv2.pipeline.run import config_change_policy
+
+    run = _fake_run(tmp_path / "E", done=("train", "search", "finetune", "export"))
+    changed = resolve_config(preset="smoke", overrides=["export.formats=[onnx]"], values={"run.run_dir": str(run)})
+    with pytest.raises(RunDirError, match="--force"):
+        RunDir.open(run, changed, change_policy=config_change_policy)
+    with RunDir.open(run, changed, force=True, change_policy=config_change_policy):
+        pass
+    refused = resolve_config(preset="smoke", overrides=["finetune.max_epochs=3"], values={"run.run_dir": str(run)})
+    with pytest.raises(RunDirError, match="holds results of finetune"):
+        RunDir.open(run, refused, force=True, change_policy=config_change_policy)

@@ -45,6 +45,9 @@ class Stage:
     reads: tuple[str, ...] = ()
     # Globs (relative to the run directory) of the files holding its results, besides its events.
     outputs: Callable[[], tuple[str, ...]] = lambda: ()
+    # Each result records the settings it was made with (export: every model's meta.json), and new
+    # settings add results beside the old ones: a --force change of its section is taken, not refused.
+    self_describing: bool = False
 
     def skipped_because(self, ctx: StageContext) -> str | None:
         """A reason to skip this stage for this config (not for being done), or None."""
@@ -125,7 +128,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, marks_done_itself=True,
           reads=("finetune",), outputs=_finetune_outputs),
     Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, marks_done_itself=True,
-          reads=("export",), outputs=_export_outputs),
+          reads=("export",), outputs=_export_outputs, self_describing=True),
     Stage("report", "HTML report", _report, derived=True),
 )
 
@@ -220,7 +223,8 @@ def config_change_policy(run: Any, changes: Sequence[Any], force: bool) -> str:
     holding = stages_with_results(run)
     if not holding:
         return "no stage holds results yet"
-    affected = [s for s in affected_stages(changes) if s in holding]
+    describing = {s.name for s in STAGES if s.self_describing}
+    affected = [s for s in affected_stages(changes) if s in holding and s not in describing]
     new_dir = f"natv2 run --config {run.config_path} {_set_args(changes)} --run-dir NEW_DIR"
     if "train" in holding and "train" not in affected_stages(changes):
         new_dir += f" --supernet {run.path / 'train' / 'supernet'}  (reuses this run's trained supernet)"
