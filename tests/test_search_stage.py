@@ -157,7 +157,8 @@ def test_policy_presets_and_space_narrowing():
 
 
 def test_missing_supernet_is_a_clear_error(tmp_path, capsys):
-    code = cli_main.main(["search", "--run-dir", str(tmp_path / "empty"), *ARGS])
+    # train.space matches search_stage.space: else the config is refused first, for the space (test_reliability)
+    code = cli_main.main(["search", "--run-dir", str(tmp_path / "empty"), *ARGS, "--set", "train.space.r=[16]"])
     err = capsys.readouterr().err
     assert code != 0 and "no trained supernet" in err and "Traceback" not in err
 

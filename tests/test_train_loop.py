@@ -31,6 +31,7 @@ def _net(name: str = "ofav2_ee_b", n_classes: int = 4):
 def _cfg(**kw) -> TrainConfig:
     base = dict(
         supernet="ofav2_ee_b",
+        keep_phase_checkpoints=True,  # these tests read the per-phase files afterwards
         only_phases=("full", "kernel"),
         phase_overrides={"full": {"epochs": 1}, "kernel": {"epochs": 2, "warmup_epochs": 1}},
         steps_per_epoch=2,

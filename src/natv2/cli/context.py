@@ -21,6 +21,7 @@ class CliContext:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     run_dir: "RunDir | None" = None  # set by open_run_dir; crash logs go there
+    saved_config: str | None = None  # set by run_dir_config when the run's own config.yaml is the base
 
     @property
     def verbosity(self) -> int:
@@ -53,6 +54,7 @@ class CliContext:
         saved = Path(args.run_dir) / "config.yaml" if args.run_dir else None
         if saved is not None and config_file is None and preset is None and saved.is_file():
             config_file = str(saved)
+            self.saved_config = config_file
         merged = dict(values or {})
         if args.run_dir:
             merged["run.run_dir"] = str(args.run_dir)
@@ -64,7 +66,9 @@ class CliContext:
 
         preset = self.args.preset
         sources = []
-        if preset is None and self.args.config is None:
+        if self.saved_config is not None:
+            sources.append(f"the run's saved config {self.saved_config}")
+        elif preset is None and self.args.config is None:
             sources.append(f"preset {DEFAULT_PRESET} (default)")
         elif preset is not None:
             sources.append(f"preset {preset}")
@@ -78,9 +82,11 @@ class CliContext:
     def open_run_dir(self, config: "RunConfig", label: str | None = None) -> "RunDir":
         """Create or resume the run directory of `config` (a fresh runs/<label>-<time> when unset)."""
         from natv2.io.rundir import RunDir, default_run_dir
+        from natv2.pipeline.run import config_change_policy
 
         path = Path(config.run.run_dir) if config.run.run_dir else default_run_dir(label or self.args.preset or "run")
-        self.run_dir = RunDir.open(path, config, force=bool(getattr(self.args, "force", False)))
+        self.run_dir = RunDir.open(path, config, force=bool(getattr(self.args, "force", False)),
+                                   change_policy=config_change_policy)
         return self.run_dir
 
 
@@ -105,4 +111,6 @@ def stage_session(ctx: CliContext, config: "RunConfig", label: str) -> Iterator[
 def add_force_option(parser: argparse.ArgumentParser) -> None:
     """For commands that open a run directory: allow resuming it with a changed config."""
     parser.add_argument("--force", action="store_true",
-                        help="resume the run directory even though its saved config differs (the change is logged)")
+                        help=("continue the run directory with changed settings that no stage holding results "
+                              "depends on (the change is logged); a change that would make config.yaml disagree "
+                              "with finished or started work is refused, --force or not"))

@@ -23,7 +23,7 @@ from natv2 import __version__
 from natv2.cli.commands import load_commands
 from natv2.cli.context import CliContext
 from natv2.cli.registry import build_parser, merge_common
-from natv2.errors import NatError
+from natv2.errors import NatError, as_storage_error
 
 DESCRIPTION = """\
 natv2: multi-objective neural architecture search, end to end.
@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return EXIT_INTERNAL
     except Exception as err:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        storage = as_storage_error(err)  # disk full, read-only, permission: the machine's doing, not a bug
+        if storage is not None:
+            print(format_error(storage), file=stderr)
+            return storage.exit_code
         report_crash(err, argv, ctx, stderr)
         return EXIT_INTERNAL
     finally:

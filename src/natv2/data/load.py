@@ -67,9 +67,32 @@ def _compute_stats(images: torch.Tensor, tag: str) -> tuple[tuple[float, ...], t
     return channel_stats(images)
 
 
+def check_classes(raw: RawDataset, name: str) -> None:
+    """At least 2 classes, and train images of at least 2 of them (a single class scores 100% on validation).
+
+    Labels outside the class list are refused when the source builds its RawDataset; classes without
+    training images are logged (tiny subsets of large datasets can miss some).
+    """
+    n = len(raw.classes)
+    where = f"dataset '{name}' ({raw.description})"
+    fix = "point data.root at a folder with at least two class folders (train/<class>/*), or choose another data.name"
+    if n < 2:
+        raise DataError(f"{where} has {n} class{'' if n == 1 else 'es'} ({', '.join(map(str, raw.classes)) or 'none'}); "
+                        "classification needs at least 2, and a single class would score 100% on validation", fix=fix)
+    present = np.unique(np.asarray(raw.splits["train"].labels))
+    if present.size < 2:
+        raise DataError(f"the train split of {where} has images of {present.size} of its {n} classes; "
+                        "classification needs at least 2", fix=fix)
+    if present.size < n:
+        missing = [str(raw.classes[i]) for i in sorted(set(range(n)) - set(present.tolist()))]
+        log.warning("the train split of %s has no images of %d of its %d classes (%s%s)", where, len(missing), n,
+                    ", ".join(missing[:5]), " ..." if len(missing) > 5 else "")
+
+
 def split_dataset(raw: RawDataset, cfg: DataConfig, cache_path: str = "", stats: StatsFn = _compute_stats) -> DatasetSplits:
     """Apply the validation hold-out and train_subset of `cfg` to a decoded dataset. `stats`
     gives the training images' channel mean/std; its tag names the exact training subset."""
+    check_classes(raw, cfg.name)
     full = _to_split(raw.splits["train"])
     n_val = None
     if "val" in raw.splits:  # the source ships its own validation split

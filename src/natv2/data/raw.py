@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from natv2.errors import DataError
+
 SPLIT_NAMES = ("train", "val", "test")
+
+
+class LabelRangeError(DataError, ValueError):
+    """A split's labels do not fit the dataset's class list (a class-count mismatch between splits)."""
 
 
 @dataclass
@@ -45,4 +51,7 @@ class RawDataset:
             raise ValueError(f"splits must include 'train' and be among {SPLIT_NAMES}, got {sorted(self.splits)}")
         for name, split in self.splits.items():
             if len(split) and (split.labels.min() < 0 or split.labels.max() >= len(self.classes)):
-                raise ValueError(f"{name} labels fall outside 0..{len(self.classes) - 1}")
+                raise LabelRangeError(
+                    f"the {name} split has labels {int(split.labels.min())}..{int(split.labels.max())}, outside the "
+                    f"{len(self.classes)} classes of the dataset (0..{len(self.classes) - 1})",
+                    fix="give every split the same class folders (or the same label range) as train")

@@ -8,13 +8,28 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+# mkstemp's names: ".<target name>.<random>.tmp" beside the target (clean_stale_temp_files finds them).
+TMP_PREFIX = "."
+TMP_SUFFIX = ".tmp"
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it for longer than two system calls)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call `write(tmp_path)` then rename the temp file over `path`."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
+    try:
+        # mkstemp makes the file 0600; the finished file gets what open() would give it: 0666 & ~umask.
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb") as fh:
@@ -46,6 +61,22 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2)
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Atomic write for libraries that want a file name (safetensors, torch.jit, onnx)."""
     return _atomic_write(path, write)
+
+
+def clean_stale_temp_files(root: str | os.PathLike) -> list[Path]:
+    """Delete the temp files of atomic writes under `root` that a killed process left behind.
+
+    Only call it while holding the lock of `root` (no live writer then). Returns what was removed.
+    """
+    removed = []
+    for path in Path(root).rglob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+        if path.is_file() and not path.is_symlink():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    return removed
 
 
 def read_json(path: str | os.PathLike) -> Any:

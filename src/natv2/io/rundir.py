@@ -27,10 +27,13 @@ from typing import Any, Callable, TypeVar
 
 from natv2.config import Change, ConfigError, diff, load_config, to_plain, to_yaml, volatile_keys
 from natv2.errors import RunDirError
-from natv2.io.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_with, read_json
+from natv2.io.atomic import (atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_with,
+                             clean_stale_temp_files, read_json)
 from natv2.io.lock import FileLock
 
 T = TypeVar("T")
+# (run, changed keys, --force given) -> why the new config is taken; raises RunDirError to refuse it.
+ChangePolicy = Callable[["RunDir", list[Change], bool], str]
 
 CONFIG_FILE = "config.yaml"
 EVENTS_FILE = "events.jsonl"
@@ -141,7 +144,7 @@ def default_run_dir(label: str = "run", root: str | os.PathLike[str] = "runs") -
     return path
 
 
-def _describe_changes(changes: list[Change], limit: int = 6) -> str:
+def describe_changes(changes: list[Change], limit: int = 6) -> str:
     shown = [f"{c.key}: {json.dumps(c.old, default=str)} -> {json.dumps(c.new, default=str)}" for c in changes[:limit]]
     more = f" (and {len(changes) - limit} more)" if len(changes) > limit else ""
     return "; ".join(shown) + more
@@ -158,12 +161,14 @@ class RunDir:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike[str], config: Any = None, *, force: bool = False) -> "RunDir":
+    def open(cls, path: str | os.PathLike[str], config: Any = None, *, force: bool = False,
+             change_policy: ChangePolicy | None = None) -> "RunDir":
         """Create or resume the run directory `path` for writing, holding its lock until `close()`.
 
         With `config`: a new directory saves it; an existing one must hold an equal config (up to
-        volatile keys), else RunDirError, unless `force` (then the new config replaces the old and
-        the change is logged).
+        volatile keys). Otherwise `change_policy(run, changes, force)` decides (returns why the new
+        config is taken, or raises RunDirError before anything is written); without a policy the
+        change is refused unless `force`. A taken change replaces the saved config and is logged.
         """
         root = Path(path)
         if root.exists() and not root.is_dir():
@@ -182,8 +187,11 @@ class RunDir:
             dropped = run.events.repair()
             if dropped:
                 run.log_event(RUN_STAGE, "events_repaired", dropped_bytes=dropped)
+            stale = clean_stale_temp_files(root)
+            if stale:
+                run.log_event(RUN_STAGE, "temp_files_removed", files=[str(p.relative_to(root)) for p in stale])
             if config is not None:
-                run._reconcile_config(config, force)
+                run._reconcile_config(config, force, change_policy)
             run.log_event(RUN_STAGE, "resumed" if resumed else "created", pid=os.getpid())
         except BaseException:
             run.close()
@@ -198,19 +206,22 @@ class RunDir:
             raise RunDirError(f"'{root}' is not a natv2 run directory", "pass the folder a run wrote (it holds config.yaml)")
         return cls(root, writable=False)
 
-    def _reconcile_config(self, config: Any, force: bool) -> None:
+    def _reconcile_config(self, config: Any, force: bool, change_policy: ChangePolicy | None) -> None:
         if not self.config_path.exists():
             self.save_config(config)
             return
         saved = self.load_config(type(config))
         changes = diff(saved, config, ignore=volatile_keys(type(config)))
-        if changes and not force:
+        reason = "--force"
+        if changes and change_policy is not None:
+            reason = change_policy(self, changes, force)
+        elif changes and not force:
             raise RunDirError(
-                f"run directory '{self.path}' was started with a different config ({_describe_changes(changes)})",
+                f"run directory '{self.path}' was started with a different config ({describe_changes(changes)})",
                 f"use a new --run-dir, or resume with the saved settings (--config {self.config_path}), "
                 "or pass --force to continue with the new ones")
         if changes:
-            self.log_event(RUN_STAGE, "config_changed",
+            self.log_event(RUN_STAGE, "config_changed", reason=reason,
                            changes=[{"key": c.key, "old": c.old, "new": c.new} for c in changes])
         if diff(saved, config):
             self.save_config(config)

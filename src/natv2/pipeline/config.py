@@ -84,5 +84,8 @@ def config_layers(preset: str | None = None, config_file: str | os.PathLike[str]
 
 def resolve_config(preset: str | None = None, config_file: str | os.PathLike[str] | None = None,
                    overrides: Iterable[str] = (), values: Mapping[str, Any] | None = None) -> RunConfig:
-    """The validated `RunConfig` for a preset, a config file, `--set` overrides and explicit values."""
-    return build_config(RunConfig, config_layers(preset, config_file, overrides, values))
+    """The validated `RunConfig` for a preset, a config file, `--set` overrides and explicit values,
+    with the cross-section checks of `natv2.pipeline.validate` (before any stage can start)."""
+    from natv2.pipeline.validate import validate_run_config
+
+    return validate_run_config(build_config(RunConfig, config_layers(preset, config_file, overrides, values)))

@@ -40,6 +40,14 @@ class Stage:
     # Derived from the other stages' files and cheap (the report): rebuilt on every run, and kept out
     # of the events so that what it reads about the run is complete when it reads it.
     derived: bool = False
+    # Config sections this stage is the first to read: a change there changes its results and, since
+    # each stage reads the one before, every later stage's.
+    reads: tuple[str, ...] = ()
+    # Globs (relative to the run directory) of the files holding its results, besides its events.
+    outputs: Callable[[], tuple[str, ...]] = lambda: ()
+    # Each result records the settings it was made with (export: every model's meta.json), and new
+    # settings add results beside the old ones: a --force change of its section is taken, not refused.
+    self_describing: bool = False
 
     def skipped_because(self, ctx: StageContext) -> str | None:
         """A reason to skip this stage for this config (not for being done), or None."""
@@ -88,11 +96,39 @@ def _report(ctx: StageContext) -> str:
     return f"report: {index}"
 
 
+def _train_outputs() -> tuple[str, ...]:
+    from natv2.train.run import TRAIN_DIR
+
+    return ("checkpoints/state.json", f"{TRAIN_DIR}/*")
+
+
+def _search_outputs() -> tuple[str, ...]:
+    return ("search/*",)
+
+
+def _finetune_outputs() -> tuple[str, ...]:
+    from natv2.finetune.runner import RESULT_FILE, SUMMARY_FILE, WEIGHTS_STEM
+
+    return (f"models/{SUMMARY_FILE}", f"models/*/{RESULT_FILE}", f"models/*/{WEIGHTS_STEM}.*")
+
+
+def _export_outputs() -> tuple[str, ...]:
+    from natv2.export.bundle import STEM
+    from natv2.export.exporter import META_FILE
+    from natv2.export.runner import SUMMARY_FILE
+
+    return (f"models/{SUMMARY_FILE}", f"models/*/{META_FILE}", f"models/*/{STEM}.*")
+
+
 STAGES: tuple[Stage, ...] = (
-    Stage("train", "train the supernet (full net, then progressive shrinking)", _train),
-    Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search),
-    Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, marks_done_itself=True),
-    Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, marks_done_itself=True),
+    Stage("train", "train the supernet (full net, then progressive shrinking)", _train,
+          reads=("run", "data", "train"), outputs=_train_outputs),
+    Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search,
+          reads=("search", "search_stage"), outputs=_search_outputs),
+    Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, marks_done_itself=True,
+          reads=("finetune",), outputs=_finetune_outputs),
+    Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, marks_done_itself=True,
+          reads=("export",), outputs=_export_outputs, self_describing=True),
     Stage("report", "HTML report", _report, derived=True),
 )
 
@@ -144,3 +180,65 @@ def where_things_are(run_path: Path) -> list[str]:
     if models.is_dir():
         lines.append(f"models:        {models}  (load one with natv2.load_model(PATH))")
     return lines
+
+
+# ---------------------------------------------------------------------- what a run directory records
+# The rule (docs/reliability.md): a run directory's config.yaml is always the config its results were
+# computed with. A changed setting is taken when no stage it affects holds results yet (with --force
+# once any stage does); it is refused, before anything is written, when one does.
+def affected_stages(changes: Sequence[Any], stages: Sequence[Stage] = STAGES) -> list[str]:
+    """Stages whose results depend on any changed key: the first stage reading its section, and every later one."""
+    order = [s for s in stages if not s.derived]
+    first = len(order)
+    for change in changes:
+        section = change.key.split(".", 1)[0]
+        hits = [i for i, s in enumerate(order) if section in s.reads]
+        first = min(first, hits[0] if hits else 0)  # a section no stage claims: assume it affects all
+    return [s.name for s in order[first:]]
+
+
+def stages_with_results(run: Any, stages: Sequence[Stage] = STAGES) -> list[str]:
+    """Stages that have computed something in `run`: an event beyond `start`, or one of their output files."""
+    active = {e.stage for e in run.read_events() if e.event != "start"}
+    out = []
+    for s in stages:
+        if s.derived:
+            continue
+        if s.name in active or any(next(run.path.glob(g), None) is not None for g in s.outputs()):
+            out.append(s.name)
+    return out
+
+
+def _set_args(changes: Sequence[Any]) -> str:
+    import json
+
+    return " ".join(f"--set {c.key}={json.dumps(c.new, default=str)}" for c in changes)
+
+
+def config_change_policy(run: Any, changes: Sequence[Any], force: bool) -> str:
+    """Decide on a changed config for an existing run directory: return why it is taken, or raise RunDirError."""
+    from natv2.errors import RunDirError
+    from natv2.io.rundir import describe_changes
+
+    holding = stages_with_results(run)
+    if not holding:
+        return "no stage holds results yet"
+    describing = {s.name for s in STAGES if s.self_describing}
+    affected = [s for s in affected_stages(changes) if s in holding and s not in describing]
+    new_dir = f"natv2 run --config {run.config_path} {_set_args(changes)} --run-dir NEW_DIR"
+    if "train" in holding and "train" not in affected_stages(changes):
+        new_dir += f" --supernet {run.path / 'train' / 'supernet'}  (reuses this run's trained supernet)"
+    if affected:
+        raise RunDirError(
+            f"run directory '{run.path}' holds results of {', '.join(affected)} computed with its saved config, and "
+            f"these settings changed: {describe_changes(changes)}. A run directory's config.yaml always is the config "
+            "its results were computed with, so this change is refused" + (" even with --force (--force only takes "
+            "changed settings that no finished or started stage depends on)" if force else ""),
+            f"run with the new settings in a new run directory: {new_dir}; or run again without the changes to resume "
+            f"this one with its own settings (natv2 run {run.path})")
+    if not force:
+        raise RunDirError(
+            f"run directory '{run.path}' was started with a different config ({describe_changes(changes)})",
+            f"pass --force to continue with the new settings (no stage that holds results depends on them: "
+            f"{', '.join(holding)} are kept), or use a new --run-dir, or resume with the saved settings (natv2 run {run.path})")
+    return f"--force; stages {', '.join(holding)} hold results and do not depend on the change"

@@ -97,19 +97,28 @@ def effective_search_config(search: SearchConfig) -> tuple[str, dict[str, Any]]:
     return search.policy, overrides
 
 
-def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: str, n_classes: int) -> SearchSpace:
-    """The supernet's space narrowed by `narrow`, with the cost-model family and class count attached."""
+def narrowed_space_dict(supernet_space: SearchSpace, narrow: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    """`supernet_space.to_dict()` with the dimensions of `narrow` (search_stage.space) replaced; every
+    value must lie in the supernet's space (ConfigError naming the key, the values allowed and `source`)."""
     data = supernet_space.to_dict()
+    of = f" of {source}" if source else ""
     for dim, values in narrow.items():
         vals = [values] if isinstance(values, (int, float)) else list(values)
         allowed = data.get(dim)
         if allowed is None:
-            raise ConfigError(f"search_stage.space sets '{dim}', which this supernet does not have", f"drop '{dim}'")
+            raise ConfigError(f"search_stage.space sets '{dim}', which the supernet{of} does not have",
+                              f"drop '{dim}' from search_stage.space")
         bad = [v for v in vals if v not in allowed]
         if bad or not vals:
-            raise ConfigError(f"search_stage.space.{dim}={vals} is not within the supernet's {dim} {allowed}",
-                              f"choose {dim} values from {allowed}")
+            raise ConfigError(f"search_stage.space.{dim}={vals} is not within the supernet's {dim} {allowed}{of}",
+                              f"choose {dim} values from {allowed}: --set search_stage.space.{dim}={allowed}")
         data[dim] = vals
+    return data
+
+
+def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: str, n_classes: int) -> SearchSpace:
+    """The supernet's space narrowed by `narrow`, with the cost-model family and class count attached."""
+    data = narrowed_space_dict(supernet_space, narrow)
     return SearchSpace.from_dict({**data, "arch": arch, "n_classes": int(n_classes)})
 
 
@@ -174,6 +183,13 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
         raise ConfigError(f"supernet {source} has {net.n_classes} classes, the data {n_classes}",
                           "search on a supernet trained for this dataset (or train one: natv2 train-supernet)")
     return net, source
+
+
+def _supernet_args(stage: SearchStageConfig, source: str) -> str:
+    """The `natv2 search` option that searches the same supernet from another run directory."""
+    if stage.random_init:
+        return f"--random-init {stage.random_init}"
+    return f"--supernet {source}" if _is_checkpoint(Path(source)) else ""
 
 
 # ----------------------------------------------------------------------------- progress
@@ -287,9 +303,17 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
             on_change=evaluator.invalidate, log=say)
     progress = SearchProgress(run_path / "search", scfg.iterations, say,
                               on_iteration=lambda st: events("iteration", st) if main else None)
-    result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
-                        run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=stage.latency_table,
-                        latency_options=dataclasses.asdict(stage.latency), **overrides)
+    from natv2.train.steps import TrainingDivergedError
+
+    try:
+        result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
+                            run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=stage.latency_table,
+                            latency_options=dataclasses.asdict(stage.latency), **overrides)
+    except TrainingDivergedError as err:
+        from natv2.train.adapt import AdaptConfig
+        from natv2.train.divergence import adaptation_fix
+
+        raise adaptation_fix(err, run_path, stage.adapt.lr, AdaptConfig().lr, _supernet_args(stage, source)) from None
     progress.finish()
 
     supernet_path = None

@@ -20,6 +20,7 @@ from natv2.io.atomic import atomic_write_json, atomic_write_with
 from natv2.nn.network import StaticNet, build_static_net
 
 SUBNET_FORMAT = "natv2-subnet"
+SUPERNET_FORMAT = "natv2-supernet-checkpoint"
 
 
 def _paths(path_stem: str | Path) -> tuple[Path, Path]:
@@ -96,12 +97,21 @@ def read_subnet_meta(path: str | Path) -> dict[str, Any]:
 def _read_doc(config: Path) -> dict[str, Any]:
     if not config.exists():
         raise CheckpointError(f"subnet config {config} does not exist", "pass the stem or either file of a saved subnet")
-    try:
-        doc = json.loads(config.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"subnet config {config} is not valid JSON: {exc}", "re-save the subnet") from None
+    doc = _read_json_object(config, "subnet config", "re-export the model (natv2 export RUN), or pass a file written by save_subnet")
     if doc.get("format") != SUBNET_FORMAT:
         raise CheckpointError(f"{config} is not a natv2 subnet config (format={doc.get('format')!r})", "pass a file written by save_subnet")
+    return doc
+
+
+def _read_json_object(path: Path, what: str, fix: str) -> dict[str, Any]:
+    """A JSON file whose top level is an object; a truncated, foreign or unreadable one is a CheckpointError."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{what} {path} is not valid JSON (truncated or not a natv2 file): {exc}", fix) from None
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"{what} {path} is not a natv2 file: its top level is a JSON {type(doc).__name__}, "
+                              "not an object", fix)
     return doc
 
 
@@ -122,7 +132,7 @@ def load_subnet(path: str | Path, map_location: str | torch.device = "cpu") -> S
 def save_supernet(supernet: nn.Module, path_stem: str | Path, meta: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """Save supernet weights (`<stem>.safetensors`) and its description (`<stem>.json`)."""
     weights, config = _paths(path_stem)
-    doc = {"format": "natv2-supernet-checkpoint", "arch": supernet.arch_dict(), "meta": dict(meta or {})}
+    doc = {"format": SUPERNET_FORMAT, "arch": supernet.arch_dict(), "meta": dict(meta or {})}
     json.dumps(doc)
     save_weights(supernet, weights)
     atomic_write_json(config, doc)
@@ -143,6 +153,13 @@ def load_supernet(path: str | Path) -> nn.Module:
     weights, config = _paths(path)
     if not config.exists():
         raise CheckpointError(f"supernet description {config} does not exist", "pass the stem of a checkpoint written by save_supernet")
-    doc = json.loads(config.read_text(encoding="utf-8"))
-    net = create_from_arch(doc["arch"])
+    fix = "pass the stem of a supernet written by natv2 train-supernet (e.g. RUN/train/supernet), or train one again"
+    doc = _read_json_object(config, "supernet description", fix)
+    if doc.get("format") != SUPERNET_FORMAT or not isinstance(doc.get("arch"), dict):
+        raise CheckpointError(f"{config} is not a natv2 supernet description "
+                              f"(format={doc.get('format')!r}, expected {SUPERNET_FORMAT!r} with an 'arch' object)", fix)
+    try:
+        net = create_from_arch(doc["arch"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"supernet description {config} is malformed ({type(exc).__name__}: {exc})", fix) from None
     return load_supernet_weights(net, weights)

@@ -91,6 +91,16 @@ class CheckpointStore:
     def phase_dir(self, phase: str) -> Path:
         return self.root / "phases" / phase
 
+    def prune_phases(self, keep: set[str]) -> list[str]:
+        """Remove the per-phase folders (best weights, teacher) not named in `keep`; returns what went."""
+        import shutil
+
+        root = self.root / "phases"
+        gone = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in keep) if root.is_dir() else []
+        for name in gone:
+            shutil.rmtree(root / name, ignore_errors=True)
+        return gone
+
     def exists(self) -> bool:
         return self.state_path.exists()
 

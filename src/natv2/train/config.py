@@ -99,6 +99,9 @@ class TrainConfig:
     amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=_help(
         "auto: bf16 autocast on CUDA, off on CPU"))
     checkpoint_every: int = field(default=1, metadata=_help("epochs between checkpoints (last epoch always)"))
+    keep_phase_checkpoints: bool = field(default=False, metadata=_help(
+        "keep every phase's best weights and teacher (checkpoints/phases/); false: remove those nothing will "
+        "read again once the next phase is done (resume keeps working)"))
 
     def __post_init__(self) -> None:
         if self.epochs_scale <= 0:

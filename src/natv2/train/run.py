@@ -15,6 +15,7 @@ import torch
 from natv2.train.build import build_supernet
 from natv2.train.dist import DistContext, all_gather_objects
 from natv2.train.recipes import RECIPES
+from natv2.train.steps import TrainingDivergedError
 from natv2.train.trainer import SupernetTrainer, TrainResult
 
 log = logging.getLogger("natv2.train")
@@ -47,7 +48,16 @@ def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resu
     trainer = SupernetTrainer(cfg, supernet, data, train_dir(run_path), seed=seed, dist=dist,
                               progress=bool(config.run.progress), events=events, supernet_meta=meta,
                               checkpoint_dir=Path(run_path) / "checkpoints")
-    return trainer.run(resume=resume)
+    try:
+        return trainer.run(resume=resume)
+    except TrainingDivergedError as err:
+        from natv2.train.divergence import training_fix
+
+        phase = next((p for p in trainer.phases if p.name == err.phase), None)
+        if phase is None:
+            raise
+        base = next((r.base_lr for r in RECIPES[cfg.resolved_recipe()] if r.name == err.phase), phase.base_lr)
+        raise training_fix(err, run_path, phase.base_lr, base, cfg.grad_clip) from None
 
 
 def shared_run_path(path: str | Path | None, dist: DistContext) -> Path:

@@ -27,9 +27,17 @@ from natv2.train.teacher import Teacher
 
 
 class TrainingDivergedError(NatError):
-    """The loss became NaN or infinite; the phase stops and the last good checkpoint is kept."""
+    """The loss became NaN or infinite; the phase stops and the last good checkpoint is kept.
+
+    The loop does not know which setting or command the caller runs, so its fix is generic; each stage
+    re-raises it with its own (natv2.train.divergence): the key to lower and a command that works.
+    """
 
     exit_code = 3
+
+    def __init__(self, problem: str, fix: str = "", phase: str = "") -> None:
+        super().__init__(problem, fix)
+        self.phase = phase
 
 
 class SubnetSampler(Protocol):
@@ -157,8 +165,8 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
                 raise TrainingDivergedError(
                     f"the training loss became {mean_loss} in phase '{ec.phase_name}', epoch {ec.epoch + 1}, "
                     f"step {i + 1} (lr {ec.schedule(step):.3g}); the phase stopped and the last good checkpoint is kept",
-                    "lower the phase's learning rate (train.phase_overrides.<phase>.base_lr), set train.grad_clip "
-                    "(e.g. 5), then rerun with --resume",
+                    "lower the learning rate and clip the gradients",
+                    phase=ec.phase_name,
                 )
             totals[0] += mean_loss
             if on_step is not None:

@@ -127,8 +127,20 @@ class SupernetTrainer:
                 continue
             resume_state = state if (phase.index == start_phase and start_epoch > 0) else None
             results.append(self._run_phase(phase, start_epoch if resume_state else 0, resume_state, best))
+            self._prune_phase_files(phase)
         weights = self._write_final(results)
         return TrainResult(results, weights)
+
+    def _prune_phase_files(self, done: Phase) -> None:
+        """Once `done` has finished, drop the phase folders no later phase (nor a resume) reads: a later
+        phase's teacher comes from `done`'s best weights (progressive) or from `full` (fixed)."""
+        if self.cfg.keep_phase_checkpoints or not self.dist.is_main:
+            return
+        last = done.index == len(self.phases) - 1
+        keep = set() if last else {done.name} | ({"full"} if self.policy.name == "fixed" else set())
+        removed = self.store.prune_phases(keep)
+        if removed:
+            self.events("phase_files_removed", {"phases": removed})
 
     # ------------------------------------------------------------------ phases
     def _run_phase(self, phase: Phase, start_epoch: int, state: dict | None, best: dict[str, dict]) -> PhaseResult:

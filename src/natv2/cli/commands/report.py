@@ -21,7 +21,17 @@ def _run(ctx: CliContext) -> int:
     run_dir = getattr(ctx.args, "run_dir_arg", None) or ctx.args.run_dir
     if not run_dir:
         raise RunDirError("no run directory given", "name the run: natv2 report RUN_DIR")
-    report = generate_report(run_dir, ctx.args.out)
+    try:
+        report = generate_report(run_dir, ctx.args.out)
+    except OSError as err:
+        from natv2.errors import as_storage_error
+
+        where = ctx.args.out or f"{run_dir}/report"
+        storage = as_storage_error(err, fix=f"natv2 cannot write {where}; write the report elsewhere: "
+                                            f"natv2 report {run_dir} --out DIR (a folder you can write)")
+        if storage is None:
+            raise
+        raise storage from None
     for problem in report.problems:
         print(f"natv2: warning: {problem}", file=ctx.stderr)
     if ctx.verbosity >= 0:

@@ -1,0 +1,124 @@
+"""Checks of a whole `RunConfig` that no single section can make on its own, run when the config is
+resolved (so `natv2 config show` refuses what `natv2 run` would refuse, and before any stage starts):
+
+- `data`: sizes and ranges (a batch of 0 images would fail an hour later), a registered dataset name;
+- `train`: a registered supernet, and its space overrides fit its structure;
+- `search_stage`: `space` lies within the space of the supernet the search will use (a given
+  checkpoint's, a random-init supernet's, or the one `train` describes).
+
+Each failure is a ConfigError naming the dotted key, the value, what is allowed and a `--set` that works.
+Files a later stage reads are checked when they exist (a missing one is the stage's own error).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from natv2.errors import ConfigError, NatError
+
+
+def _refuse(key: str, value: Any, allowed: str, example: str) -> ConfigError:
+    return ConfigError(f"config key '{key}' = {value!r} is not allowed: it must be {allowed}.",
+                       f"set it, e.g. --set {key}={example}")
+
+
+def check_data(data: Any) -> None:
+    """Ranges of the `data` section and its dataset name."""
+    for name in ("batch_size", "eval_batch_size", "calib_size", "calib_batch_size", "decode_workers"):
+        value = getattr(data, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _refuse(f"data.{name}", value, "an integer >= 1", {"decode_workers": "2"}.get(name, "64"))
+    for name in ("train_subset", "image_size"):
+        value = getattr(data, name)
+        if value is not None and value < 1:
+            raise _refuse(f"data.{name}", value, "an integer >= 1, or null", "null")
+    val = data.val_size
+    if isinstance(val, bool) or (isinstance(val, float) and not val.is_integer() and not 0 < val < 1) or val < 0:
+        raise _refuse("data.val_size", val, "an image count >= 0 or a fraction in (0, 1)", "0.1")
+    if data.pad < 0:
+        raise _refuse("data.pad", data.pad, "an integer >= 0", "4")
+    for name in ("crop_scale_min", "eval_crop_ratio"):
+        value = getattr(data, name)
+        if not 0 < value <= 1:
+            raise _refuse(f"data.{name}", value, "a number in (0, 1]", {"crop_scale_min": "0.35"}.get(name, "0.875"))
+    from natv2.data.registry import dataset_names
+
+    names = dataset_names()
+    if data.name not in names:
+        raise ConfigError(f"config key 'data.name' = {data.name!r} is not a known dataset; known: {', '.join(names)}",
+                          "set one of those (natv2 datasets shows which are available here), e.g. --set data.name=cifar10")
+
+
+def _supernet_variant(key: str, name: str) -> Any:
+    from natv2.supernets.registry import get_variant, list_supernets
+
+    try:
+        return get_variant(name)
+    except (KeyError, NatError):
+        raise ConfigError(f"config key '{key}' = {name!r} is not a registered supernet; known: "
+                          f"{', '.join(list_supernets())}", f"set one of those, e.g. --set {key}=ofav2_ee_d") from None
+
+
+def _space_of(key: str, name: str, width_mult: float, overrides: dict[str, Any]) -> Any:
+    from natv2.supernets.registry import resolve_space
+
+    variant = _supernet_variant(key, name)
+    try:
+        return resolve_space(variant, width_mult, None, overrides)
+    except NatError as err:
+        raise ConfigError(f"the space of '{key}' = {name!r} does not fit: {err.problem}", err.fix) from None
+
+
+def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None:
+    """(space, description) of the saved supernet `search_stage.supernet`, or None when it is not there yet."""
+    from natv2.search.stage import _is_checkpoint, _stem
+    from natv2.space import SearchSpace
+    from natv2.supernets.checkpoint import SUPERNET_FORMAT, _read_json_object
+
+    stem = _stem(stage.supernet)
+    if not stem.is_absolute() and not _is_checkpoint(stem) and run_dir:
+        stem = Path(run_dir) / stem
+    config = stem.with_name(stem.name + ".json")
+    if not config.is_file():
+        return None
+    fix = "pass the stem of a supernet written by natv2 train-supernet (e.g. RUN/train/supernet) with --supernet"
+    doc = _read_json_object(config, "supernet description", fix)
+    arch = doc.get("arch")
+    if doc.get("format") != SUPERNET_FORMAT or not isinstance(arch, dict) or not isinstance(arch.get("space"), dict):
+        from natv2.errors import CheckpointError
+
+        raise CheckpointError(f"{config} is not a natv2 supernet description (format={doc.get('format')!r}, "
+                              f"expected {SUPERNET_FORMAT!r} with an 'arch' object holding the space)", fix)
+    try:
+        return SearchSpace.from_dict(arch["space"]), str(config)
+    except (TypeError, ValueError, NatError) as err:
+        from natv2.errors import CheckpointError
+
+        raise CheckpointError(f"the space in {config} is malformed: {err}", fix) from None
+
+
+def check_supernets(config: Any) -> None:
+    """train.supernet and its space; search_stage.space within the supernet the search will use."""
+    train, stage = config.train, config.search_stage
+    train_space = _space_of("train.supernet", train.supernet, train.width_mult, dict(train.space))
+    if stage.supernet:
+        found = _checkpoint_space(stage, config.run.run_dir)
+        if found is None:
+            return  # the search stage says it is missing, with the paths it tried
+        space, source = found
+    elif stage.random_init:
+        space = _space_of("search_stage.random_init", stage.random_init, stage.width_mult, dict(stage.space))
+        source = f"random-init {stage.random_init}"
+    else:
+        space, source = train_space, f"train.supernet {train.supernet} (with train.space)"
+    from natv2.search.stage import narrowed_space_dict
+
+    narrowed_space_dict(space, stage.space, source)
+
+
+def validate_run_config(config: Any) -> Any:
+    """Every cross-section check above; returns `config` unchanged."""
+    check_data(config.data)
+    check_supernets(config)
+    return config
