@@ -31,8 +31,8 @@ def test_new_run_dir_saves_resolved_config_and_logs_creation(tmp_path):
         assert load_config(RunConfig, run.config_path) == cfg
         assert run.load_config(RunConfig) == cfg
         assert [e.event for e in run.read_events()] == ["created"]
-        assert run.search_iter_dir(7).name == "iter_007"
-        assert run.checkpoints_dir.parent == run.path and run.report_dir.name == "report"
+        assert run.layout.iteration(7).name == "iter_007"  # paths: natv2.io.artifacts.Layout
+        assert run.layout.checkpoints.parent == run.path and run.layout.report.name == "report"
     text = (tmp_path / "run" / "config.yaml").read_text()
     assert text.startswith("#") and yaml.safe_load(text)["run"]["seed"] == 4
 

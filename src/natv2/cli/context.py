@@ -51,7 +51,9 @@ class CliContext:
         if getattr(args, "run_dir_arg", None):
             args.run_dir = args.run_dir_arg
         config_file, preset = args.config, args.preset
-        saved = Path(args.run_dir) / "config.yaml" if args.run_dir else None
+        from natv2.io.artifacts import Layout
+
+        saved = Layout(args.run_dir).config if args.run_dir else None
         if saved is not None and config_file is None and preset is None and saved.is_file():
             config_file = str(saved)
             self.saved_config = config_file

@@ -18,9 +18,10 @@ from torch import nn
 
 from natv2.errors import CheckpointError
 from natv2.finetune.multi_exit import MultiExitEnsemble
+from natv2.io.artifacts import EXPORT_STEM
 from natv2.io.atomic import atomic_write_with
 
-STEM = "model"
+STEM = EXPORT_STEM
 WRAPPER_KEY = "wrapper"
 
 

@@ -20,9 +20,8 @@ from natv2.export.exporter import META_FILE, ExportRecord, export_model, output_
 from natv2.export.metadata import model_metadata
 from natv2.io.atomic import atomic_write_json, read_json
 
-SUMMARY_FILE = "export.json"
-FINETUNE_RESULT = "finetune.json"
-FINETUNED_STEM = "finetuned"
+from natv2.io.artifacts import EXPORT_SUMMARY as SUMMARY_FILE
+from natv2.io.artifacts import FINETUNE_RESULT, FINETUNED_STEM, stamp
 
 
 def measure(model: nn.Module, resolution: int, cfg: ExportConfig) -> dict[str, Any] | None:
@@ -118,7 +117,7 @@ def write_summary(root: Path, cfg: ExportConfig, records: list[dict[str, Any]]) 
     names = {r["folder"] for r in records}
     earlier = [_summary(p.parent, read_json(p)) for p in sorted(root.glob(f"*/{META_FILE}")) if p.parent.name not in names]
     summary = {"models": records + earlier, "tolerance": cfg.tolerance}
-    atomic_write_json(root / SUMMARY_FILE, summary)
+    atomic_write_json(root / SUMMARY_FILE, stamp(summary))
     return {**summary, "models": records}
 
 

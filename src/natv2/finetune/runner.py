@@ -28,9 +28,10 @@ from natv2.finetune.selection import Candidate
 from natv2.finetune.weights import exit_weights
 from natv2.io.atomic import atomic_write_json, read_json
 
-RESULT_FILE = "finetune.json"
-WEIGHTS_STEM = "finetuned"
-SUMMARY_FILE = "finetune.json"
+from natv2.io.artifacts import FINETUNE_RESULT as RESULT_FILE
+from natv2.io.artifacts import FINETUNE_SUMMARY as SUMMARY_FILE
+from natv2.io.artifacts import FINETUNED_STEM as WEIGHTS_STEM
+from natv2.io.artifacts import stamp
 
 
 @dataclass(frozen=True)
@@ -179,5 +180,5 @@ class FinetuneRunner:
         earlier = [r for r in self.finished_results() if (r["name"], r["variant"]) not in chosen]
         summary = {"subnets": done + earlier, "selected": [r["name"] for r in done], "skipped": skipped,
                    "test_split_used_for": "final report only (never selection)"}
-        atomic_write_json(self.out / SUMMARY_FILE, summary)
+        atomic_write_json(self.out / SUMMARY_FILE, stamp(summary))
         return summary

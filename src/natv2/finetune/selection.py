@@ -1,8 +1,9 @@
 """Which subnets to post-process: the search's front, its high-trade-off picks, named ones, or all.
 
-Reads the search output of a run directory (or any archive / front JSON a user gives), in a
-tolerant way: a list of entries, or an object holding one under a usual key; each entry holds
-its subnet under `config` (or `subnet` / `arch`, or is itself a subnet dict) plus objectives.
+A run directory's search output is read with the search's own reader (natv2.io.artifacts.SearchOutput).
+An archive file a user gives (finetune.archive) is read tolerantly: a list of entries, or an object
+holding one under a usual key; each entry holds its subnet under `config` (or `subnet` / `arch`, or is
+itself a subnet dict) plus objectives.
 """
 
 from __future__ import annotations
@@ -21,14 +22,6 @@ _CONFIG_KEYS = ("config", "subnet", "arch", "cfg")
 _ACC_KEYS = ("acc", "top1", "accuracy", "val_acc", "val_top1")
 _ITER_KEYS = ("iteration", "iter", "evaluated_in", "gen")
 _COST_KEYS = ("params", "macs", "flops", "latency", "lut_latency")
-
-# Where the search stage leaves its results, per selection, most specific first (relative to the run).
-SEARCH_FILES = {
-    "front": ("search/non_dominated.json", "search/front.json"),
-    "picks": ("search/high_tradeoff.json", "search/picks.json"),
-    "archive": ("search/archive.json",),
-}
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -150,16 +143,28 @@ def _match(cands: Sequence[Candidate], name: str) -> Candidate:
     return hits[0]
 
 
-def _first_existing(run_dir: Path, rels: Sequence[str]) -> Path | None:
-    for rel in rels:
-        if (run_dir / rel).is_file():
-            return run_dir / rel
-    return None
+def from_search(output: Any) -> list[Candidate]:
+    """Candidates from what the search wrote (a natv2.io.artifacts.SearchOutput), in file order."""
+    names = output.objectives
+    return [Candidate(e.config, i, float(e.acc), int(e.iteration), dict(zip(names[1:], map(float, e.costs))),
+                      output.path.name) for i, e in enumerate(output.entries)]
 
 
-def _latest_iteration_archive(run_dir: Path) -> Path | None:
-    iters = sorted((run_dir / "search").glob("iter_*/archive.json"))
-    return iters[-1] if iters else None
+def _from_run(root: Path, select: str) -> list[Candidate]:
+    from natv2.io.artifacts import SearchOutput
+
+    direct = SearchOutput.find(root, select)
+    if direct is not None:
+        return from_search(direct)
+    archive = SearchOutput.latest_archive(root)
+    if archive is None:
+        raise RunDirError(f"run directory '{root}' holds no search results",
+                          "run `natv2 search` first (or set finetune.archive to an archive JSON)")
+    if select == "picks":
+        raise RunDirError(f"run directory '{root}' has no high-trade-off picks file",
+                          "finish `natv2 search`, or use finetune.select=front")
+    cands = from_search(archive)
+    return non_dominated(cands) if select == "front" else cands
 
 
 def select_subnets(select: str, run_dir: str | Path | None = None, archive: str | Path | None = None,
@@ -173,20 +178,7 @@ def select_subnets(select: str, run_dir: str | Path | None = None, archive: str 
     else:
         if root is None:
             raise ConfigError("no run directory and no archive file given", "pass --run-dir or set finetune.archive")
-        direct = _first_existing(root, SEARCH_FILES.get(select, ()))
-        if direct is not None:
-            cands = read_candidates(direct)
-        else:
-            arch = _first_existing(root, SEARCH_FILES["archive"]) or _latest_iteration_archive(root)
-            if arch is None:
-                raise RunDirError(f"run directory '{root}' holds no search results",
-                                  "run `natv2 search` first (or set finetune.archive to an archive JSON)")
-            if select == "picks":
-                raise RunDirError(f"run directory '{root}' has no high-trade-off picks file",
-                                  "finish `natv2 search`, or use finetune.select=front")
-            cands = read_candidates(arch)
-            if select == "front":
-                cands = non_dominated(cands)
+        cands = _from_run(root, select)
     if select == "named":
         cands = [_match(cands, n) for n in names]
     cands = _dedupe(cands)

@@ -1,14 +1,8 @@
 """A run directory: everything one run reads and writes, so a later stage needs nothing else.
 
-Layout (see DESIGN.md):
-
-    <run>/config.yaml        the resolved config; `natv2 run --config <run>/config.yaml` reproduces the run
-    <run>/events.jsonl       append-only log: one JSON object per line {ts, stage, event, data}
-    <run>/checkpoints/       supernet training checkpoints
-    <run>/search/iter_NNN/   one folder per search iteration
-    <run>/models/            fine-tuned and exported subnets
-    <run>/report/            index.html and its figures
-    <run>/.lock              held (flock) by the one process writing the directory
+Its layout (every path and file name) is owned by natv2.io.artifacts; this module owns opening,
+locking, the saved config and the append-only event log (one JSON object per line
+{ts, stage, event, data}).
 
 Files are written atomically (temp file + rename). A directory is opened for writing by one
 process at a time; the lock dies with its process, so a crash never blocks the next attempt.
@@ -27,6 +21,7 @@ from typing import Any, Callable, TypeVar
 
 from natv2.config import Change, ConfigError, diff, load_config, to_plain, to_yaml, volatile_keys
 from natv2.errors import RunDirError
+from natv2.io.artifacts import CONFIG_FILE, EVENTS_FILE, LOCK_FILE, RUN_MARKERS, Layout
 from natv2.io.atomic import (atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_write_with,
                              clean_stale_temp_files, read_json)
 from natv2.io.lock import FileLock
@@ -35,10 +30,7 @@ T = TypeVar("T")
 # (run, changed keys, --force given) -> why the new config is taken; raises RunDirError to refuse it.
 ChangePolicy = Callable[["RunDir", list[Change], bool], str]
 
-CONFIG_FILE = "config.yaml"
-EVENTS_FILE = "events.jsonl"
-LOCK_FILE = ".lock"
-_MARKERS = (CONFIG_FILE, EVENTS_FILE, LOCK_FILE)
+_MARKERS = RUN_MARKERS
 RUN_STAGE = "run"
 
 
@@ -241,30 +233,20 @@ class RunDir:
     # ------------------------------------------------------------------ layout
     @property
     def config_path(self) -> Path:
-        return self.path / CONFIG_FILE
+        return self.layout.config
 
     @property
     def events_path(self) -> Path:
-        return self.path / EVENTS_FILE
+        return self.layout.events
 
     @property
-    def checkpoints_dir(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def search_dir(self) -> Path:
-        return self.path / "search"
-
-    def search_iter_dir(self, iteration: int) -> Path:
-        return self.search_dir / f"iter_{int(iteration):03d}"
+    def layout(self) -> Layout:
+        """Every path of this run directory (natv2.io.artifacts owns the names)."""
+        return Layout(self.path)
 
     @property
     def models_dir(self) -> Path:
-        return self.path / "models"
-
-    @property
-    def report_dir(self) -> Path:
-        return self.path / "report"
+        return self.layout.models
 
     def file(self, *parts: str | os.PathLike[str]) -> Path:
         """A path inside the run directory; refuses absolute paths and `..` escapes."""

@@ -96,39 +96,24 @@ def _report(ctx: StageContext) -> str:
     return f"report: {index}"
 
 
-def _train_outputs() -> tuple[str, ...]:
-    from natv2.train.run import TRAIN_DIR
+def _outputs(stage: str) -> Callable[[], tuple[str, ...]]:
+    def outputs() -> tuple[str, ...]:
+        from natv2.io.artifacts import STAGE_OUTPUTS
 
-    return ("checkpoints/state.json", f"{TRAIN_DIR}/*")
+        return STAGE_OUTPUTS[stage]
 
-
-def _search_outputs() -> tuple[str, ...]:
-    return ("search/*",)
-
-
-def _finetune_outputs() -> tuple[str, ...]:
-    from natv2.finetune.runner import RESULT_FILE, SUMMARY_FILE, WEIGHTS_STEM
-
-    return (f"models/{SUMMARY_FILE}", f"models/*/{RESULT_FILE}", f"models/*/{WEIGHTS_STEM}.*")
-
-
-def _export_outputs() -> tuple[str, ...]:
-    from natv2.export.bundle import STEM
-    from natv2.export.exporter import META_FILE
-    from natv2.export.runner import SUMMARY_FILE
-
-    return (f"models/{SUMMARY_FILE}", f"models/*/{META_FILE}", f"models/*/{STEM}.*")
+    return outputs
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("train", "train the supernet (full net, then progressive shrinking)", _train,
-          reads=("run", "data", "train"), outputs=_train_outputs),
+          reads=("run", "data", "train"), outputs=_outputs("train")),
     Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search,
-          reads=("search", "search_stage"), outputs=_search_outputs),
+          reads=("search", "search_stage"), outputs=_outputs("search")),
     Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, marks_done_itself=True,
-          reads=("finetune",), outputs=_finetune_outputs),
+          reads=("finetune",), outputs=_outputs("finetune")),
     Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, marks_done_itself=True,
-          reads=("export",), outputs=_export_outputs, self_describing=True),
+          reads=("export",), outputs=_outputs("export"), self_describing=True),
     Stage("report", "HTML report", _report, derived=True),
 )
 
@@ -172,11 +157,14 @@ def _fmt_seconds(s: float) -> str:
 
 def where_things_are(run_path: Path) -> list[str]:
     """The closing lines: where the report and the models are."""
+    from natv2.io.artifacts import Layout
+
+    lay = Layout(run_path)
     lines = [f"run directory: {run_path}"]
-    index = run_path / "report" / "index.html"
+    index = lay.report_index
     if index.is_file():
         lines.append(f"report:        {index}")
-    models = run_path / "models"
+    models = lay.models
     if models.is_dir():
         lines.append(f"models:        {models}  (load one with natv2.load_model(PATH))")
     return lines
@@ -227,7 +215,7 @@ def config_change_policy(run: Any, changes: Sequence[Any], force: bool) -> str:
     affected = [s for s in affected_stages(changes) if s in holding and s not in describing]
     new_dir = f"natv2 run --config {run.config_path} {_set_args(changes)} --run-dir NEW_DIR"
     if "train" in holding and "train" not in affected_stages(changes):
-        new_dir += f" --supernet {run.path / 'train' / 'supernet'}  (reuses this run's trained supernet)"
+        new_dir += f" --supernet {run.layout.trained_supernet}  (reuses this run's trained supernet)"
     if affected:
         raise RunDirError(
             f"run directory '{run.path}' holds results of {', '.join(affected)} computed with its saved config, and "

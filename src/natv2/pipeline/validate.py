@@ -12,7 +12,6 @@ Files a later stage reads are checked when they exist (a missing one is the stag
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from natv2.errors import ConfigError, NatError
@@ -72,13 +71,11 @@ def _space_of(key: str, name: str, width_mult: float, overrides: dict[str, Any])
 
 def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None:
     """(space, description) of the saved supernet `search_stage.supernet`, or None when it is not there yet."""
-    from natv2.search.stage import _is_checkpoint, _stem
+    from natv2.io.artifacts import TrainedSupernet
     from natv2.space import SearchSpace
     from natv2.supernets.checkpoint import SUPERNET_FORMAT, _read_json_object
 
-    stem = _stem(stage.supernet)
-    if not stem.is_absolute() and not _is_checkpoint(stem) and run_dir:
-        stem = Path(run_dir) / stem
+    stem = TrainedSupernet.stem_of(stage.supernet, run_dir or None)
     config = stem.with_name(stem.name + ".json")
     if not config.is_file():
         return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from natv2.errors import RunDirError
+from natv2.io.artifacts import REPORT_INDEX, Layout
 from natv2.io.atomic import atomic_write_text
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.files import DamagedFile, RunFiles
@@ -21,7 +22,7 @@ from natv2.report.html import Html, join, note, tag
 from natv2.report.sections import SECTIONS, Section
 from natv2.report.style import CSS
 
-INDEX = "index.html"
+INDEX = REPORT_INDEX
 
 
 @dataclass
@@ -43,7 +44,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
 def generate_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
                     sections: Sequence[Section] = SECTIONS) -> Report:
     files = RunFiles.open(run_dir)
-    out_dir = Path(out) if out is not None else files.root / "report"
+    out_dir = Path(out) if out is not None else Layout(files.root).report
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from natv2.errors import RunDirError
+from natv2.io import artifacts as A
+from natv2.io.artifacts import RUN_MARKERS
 
-RUN_MARKERS = ("config.yaml", "events.jsonl", ".lock")
 # Stage outputs that make a folder reportable even without the markers (e.g. `run_search(run_dir=...)`).
-STAGE_MARKERS = ("train/metrics.jsonl", "search/config.json", "search/history.json", "models/finetune.json",
-                 "models/export.json")
+STAGE_MARKERS = (A.REL_TRAIN_METRICS, A.REL_SEARCH_CONFIG, A.REL_SEARCH_HISTORY, A.REL_FINETUNE_SUMMARY,
+                 A.REL_EXPORT_SUMMARY)
 
 
 class DamagedFile(Exception):

@@ -12,16 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
 
-TRAIN_METRICS = "train/metrics.jsonl"
-TRAIN_META = "train/supernet.json"
-SEARCH_CONFIG = "search/config.json"
-SEARCH_FRONT = "search/non_dominated.json"
-SEARCH_PICKS = "search/high_tradeoff.json"
-FINETUNE_SUMMARY = "models/finetune.json"
-EXPORT_SUMMARY = "models/export.json"
-_ITER_DIR = re.compile(r"^search/iter_(\d+)$")
+TRAIN_METRICS = A.REL_TRAIN_METRICS
+TRAIN_META = A.REL_TRAINED_SUPERNET + ".json"
+SEARCH_CONFIG = A.REL_SEARCH_CONFIG
+SEARCH_FRONT = A.REL_NON_DOMINATED
+SEARCH_PICKS = A.REL_HIGH_TRADEOFF
+FINETUNE_SUMMARY = A.REL_FINETUNE_SUMMARY
+EXPORT_SUMMARY = A.REL_EXPORT_SUMMARY
+_ITER_DIR = re.compile(r"^" + A.SEARCH_DIR + r"/iter_(\d+)$")
 
 
 def _require(cond: bool, rel: str, what: str) -> None:
@@ -50,13 +51,13 @@ class RunInfo:
 
 
 def load_run_info(files: RunFiles) -> RunInfo:
-    cfg = files.yaml("config.yaml")
+    cfg = files.yaml(A.CONFIG_FILE)
     if cfg is not None and not isinstance(cfg, dict):
-        raise DamagedFile("config.yaml", "is not a mapping of sections")
-    text = files.path("config.yaml").read_text(encoding="utf-8") if cfg is not None else None
-    events = files.jsonl("events.jsonl") or []
+        raise DamagedFile(A.CONFIG_FILE, "is not a mapping of sections")
+    text = files.path(A.CONFIG_FILE).read_text(encoding="utf-8") if cfg is not None else None
+    events = files.jsonl(A.EVENTS_FILE) or []
     for n, ev in enumerate(events, start=1):
-        _require(isinstance(ev.get("stage"), str) and isinstance(ev.get("event"), str), "events.jsonl",
+        _require(isinstance(ev.get("stage"), str) and isinstance(ev.get("event"), str), A.EVENTS_FILE,
                  f"event {n} has no stage/event")
     created = next((parse_ts(e.get("ts")) for e in events), None)
     return RunInfo(cfg, text, stage_timings(events), created, len(events))
@@ -179,7 +180,7 @@ def _entries(data: Any, rel: str, objectives: list[str] | None) -> tuple[list[st
 
 
 def load_search(files: RunFiles) -> SearchData | None:
-    dirs = [(int(m.group(1)), d) for d in files.glob("search/iter_*") if (m := _ITER_DIR.match(d))]
+    dirs = [(int(m.group(1)), d) for d in files.glob(A.rel(A.SEARCH_DIR, "iter_*")) if (m := _ITER_DIR.match(d))]
     final = files.exists(SEARCH_FRONT)
     if not dirs and not final:
         return None
@@ -188,13 +189,14 @@ def load_search(files: RunFiles) -> SearchData | None:
     objectives = list(config.get("objectives") or [])
     iterations = []
     for index, d in sorted(dirs):
-        if not files.exists(f"{d}/archive.json"):
+        rel_archive, rel_front, rel_stats = A.rel(d, A.ITER_ARCHIVE), A.rel(d, A.ITER_FRONT), A.rel(d, A.ITER_STATS)
+        if not files.exists(rel_archive):
             continue  # an iteration being written right now
-        objectives, archive = _entries(files.json(f"{d}/archive.json"), f"{d}/archive.json", objectives)
-        front_data = files.json(f"{d}/front.json")
-        front = _entries(front_data, f"{d}/front.json", objectives)[1] if front_data is not None else []
-        stats = files.json(f"{d}/stats.json") or {}
-        _require(isinstance(stats, dict), f"{d}/stats.json", "is not an object")
+        objectives, archive = _entries(files.json(rel_archive), rel_archive, objectives)
+        front_data = files.json(rel_front)
+        front = _entries(front_data, rel_front, objectives)[1] if front_data is not None else []
+        stats = files.json(rel_stats) or {}
+        _require(isinstance(stats, dict), rel_stats, "is not an object")
         iterations.append(Iteration(index, archive, front, stats))
     final_front = picks = None
     if final:
@@ -250,7 +252,7 @@ def load_models(files: RunFiles) -> ModelsData | None:
                 row = rows[m["folder"]] = ModelRow(m["folder"], str(m.get("name") or m["folder"]),
                                                    str(m.get("variant") or "single"), None)
             row.export = m
-            meta_rel = f"models/{m['folder']}/meta.json"
+            meta_rel = A.rel(A.MODELS_DIR, m["folder"], A.EXPORT_META)
             row.meta = files.json(meta_rel)
             if row.meta is not None:
                 _require(isinstance(row.meta, dict), meta_rel, "is not an object")
@@ -274,15 +276,16 @@ def _model_files(files: RunFiles, row: ModelRow) -> dict[str, str]:
     exported = dict((row.export or {}).get("files") or (row.meta or {}).get("files") or {})
     for fmt, label in _FORMAT_LABELS.items():
         name = exported.get(fmt)
-        rel = f"models/{row.folder}/{name}"
+        rel = A.rel(A.MODELS_DIR, row.folder, str(name))
         if isinstance(name, str) and "/" not in name and files.exists(rel):
             out[label] = rel
-    for label, name in (("meta", "meta.json"),):
-        rel = f"models/{row.folder}/{name}"
+    for label, name in (("meta", A.EXPORT_META),):
+        rel = A.rel(A.MODELS_DIR, row.folder, name)
         if files.exists(rel):
             out[label] = rel
-    if not exported and files.exists(f"models/{row.folder}/finetuned.safetensors"):
-        out["weights"] = f"models/{row.folder}/finetuned.safetensors"
+    weights = A.rel(A.MODELS_DIR, row.folder, A.FINETUNED_STEM + ".safetensors")
+    if not exported and files.exists(weights):
+        out["weights"] = weights
     return out
 
 

@@ -60,3 +60,9 @@ def objective_matrix(entries: Sequence[ArchiveEntry], n_obj: int) -> np.ndarray:
 
 def entries_to_json(entries: Sequence[ArchiveEntry], names: Sequence[str], **meta: Any) -> dict[str, Any]:
     return {**meta, "objectives": list(names), "entries": [e.to_dict(names) for e in entries]}
+
+
+def entries_from_json(doc: dict[str, Any]) -> tuple[list[str], list[ArchiveEntry]]:
+    """The inverse of `entries_to_json`: (objective names, entries)."""
+    names = [str(n) for n in doc["objectives"]]
+    return names, [ArchiveEntry.from_dict(e, names) for e in doc["entries"]]

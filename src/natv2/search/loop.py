@@ -28,6 +28,7 @@ import numpy as np
 
 from natv2.errors import ConfigError, RunDirError
 from natv2.io import atomic_write_json, read_json
+from natv2.io.artifacts import LOCK_FILE, Layout, search_files, stamp
 from natv2.space import SearchSpace, SubnetConfig
 from natv2.space.encoding import GeneEncoding
 from natv2.space.sampling import GeneSampler, fit_distribution, get_init_policy, sample_unique
@@ -112,8 +113,9 @@ class _Search:
         self.bounds = bounds_for(self.names, config.hv_bounds)
         self.evaluate = ShardedEvaluate(evaluate)
         self.main = is_main_process()
-        self.root = Path(run_dir) / "search" if run_dir is not None else None
-        self.journal = Journal(self.root / "journal.jsonl" if self.root else None, writable=self.main)
+        self.root = Layout(run_dir).search if run_dir is not None else None
+        self.files = search_files(self.root) if self.root is not None else None
+        self.journal = Journal(self.files.journal if self.files else None, writable=self.main)
         self.n_evals = 0
         self.stats: list[dict[str, Any]] = []
 
@@ -180,7 +182,7 @@ class _Search:
 
     def _check_run_dir(self) -> None:
         assert self.root is not None
-        path = self.root / "config.json"
+        path = self.files.config
         want = self._record()
         if path.exists():
             have = read_json(path)
@@ -201,13 +203,13 @@ class _Search:
     def write_iteration(self, it: int, archive: list[ArchiveEntry], stats: dict[str, Any]) -> None:
         if self.root is None or not self.main:
             return
-        d = self.root / f"iter_{it:03d}"
+        files = self.files
         F = self.F(archive)
         front = [archive[i] for i in non_dominated(F)]
-        atomic_write_json(d / "archive.json", entries_to_json(archive, self.names, iteration=it))
-        atomic_write_json(d / "front.json", entries_to_json(front, self.names, iteration=it))
-        atomic_write_json(d / "stats.json", stats)
-        atomic_write_json(self.root / "history.json", {"objectives": list(self.names), "iterations": self.stats})
+        atomic_write_json(files.iter_archive(it), entries_to_json(archive, self.names, iteration=it))
+        atomic_write_json(files.iter_front(it), entries_to_json(front, self.names, iteration=it))
+        atomic_write_json(files.iter_stats(it), stats)
+        atomic_write_json(files.history, {"objectives": list(self.names), "iterations": self.stats})
 
     # ----------------------------------------------------------------- steps
     def initial_archive(self, timings: dict[str, float]) -> list[ArchiveEntry]:
@@ -356,7 +358,7 @@ class _Search:
             from natv2.io.lock import FileLock
 
             self.root.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(self.root / ".lock", what=f"search directory '{self.root}'").acquire()
+            lock = FileLock(self.root / LOCK_FILE, what=f"search directory '{self.root}'").acquire()
         try:
             if self.root is not None:
                 self._check_run_dir()
@@ -393,8 +395,8 @@ class _Search:
         front = [archive[i] for i in non_dominated(F)]
         picks = [archive[i] for i in high_tradeoff(F, n=4)]
         if self.root is not None and self.main:
-            atomic_write_json(self.root / "non_dominated.json", entries_to_json(front, self.names))
-            atomic_write_json(self.root / "high_tradeoff.json", entries_to_json(picks, self.names))
+            atomic_write_json(self.files.non_dominated, entries_to_json(front, self.names, **stamp({})))
+            atomic_write_json(self.files.high_tradeoff, entries_to_json(picks, self.names, **stamp({})))
         return SearchResult(archive, front, picks, self.stats, c, self.names)
 
 

@@ -23,17 +23,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 from natv2.config import FieldError
 from natv2.errors import ConfigError, RunDirError
+from natv2.io.artifacts import REL_CHECKPOINT_STATE, Layout, TrainedSupernet, search_files, stamp
 from natv2.search.config import SearchConfig
 from natv2.space import SearchSpace, SubnetConfig
 from natv2.train.adapt import AdaptConfig
 
 STAGE = "search"
 SPACE_DIMS = ("ks", "e", "d", "r", "w", "nd", "nw")
-# Where a run directory keeps the supernet to search on (train-supernet writes train/supernet).
-TRAINED_STEMS = ("train/supernet", "supernet")
-ADAPTED_STEM = "search/supernet"
-FINAL_TEST = "search/final_test.json"
-FINAL_ARCHIVE = "search/archive.json"  # the final archive (finetune.select=archive reads it)
 
 
 @dataclass(frozen=True)
@@ -123,15 +119,6 @@ def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: s
 
 
 # ----------------------------------------------------------------------------- supernet
-def _stem(path: str | Path) -> Path:
-    p = Path(path)
-    return p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-
-
-def _is_checkpoint(stem: Path) -> bool:
-    return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
-
-
 def _from_training_checkpoint(train: Any, root: Path, n_classes: int):
     """The supernet of an unfinished train-supernet run: built from the run's `train` section, weights
     from the latest checkpoint in <run>/checkpoints."""
@@ -153,12 +140,9 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
     from natv2.supernets import create, load_supernet
 
     if stage.supernet:
-        stem = _stem(stage.supernet)
-        stem = stem if stem.is_absolute() or _is_checkpoint(stem) else run_path / stem
-        if not _is_checkpoint(stem):
-            raise RunDirError(f"supernet checkpoint '{stage.supernet}' not found (looked for {stem}.json and .safetensors)",
-                              "pass the stem written by natv2 train-supernet (e.g. RUN/train/supernet)")
-        net, source = load_supernet(stem), str(stem)
+        given = TrainedSupernet.given(stage.supernet, run_path,
+                                      "pass the stem written by natv2 train-supernet (e.g. RUN/train/supernet)")
+        net, source = given.load(), str(given.stem)
     elif stage.random_init:
         msg = (f"WARNING: searching supernet '{stage.random_init}' with RANDOM weights (search_stage.random_init): "
                "accuracies are meaningless; use this only for smoke tests")
@@ -169,15 +153,16 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
         net = create(stage.random_init, n_classes, stage.width_mult, **dict(stage.space))
         source = f"random init of {stage.random_init}"
     else:
-        found = [run_path / s for s in TRAINED_STEMS if _is_checkpoint(run_path / s)]
-        if found:
-            net, source = load_supernet(found[0]), str(found[0])
-        elif train is not None and (run_path / "checkpoints" / "state.json").is_file():
-            net, source = _from_training_checkpoint(train, run_path / "checkpoints", n_classes)
+        lay = Layout(run_path)
+        found = TrainedSupernet.find(run_path, adapted=False)
+        if found is not None:
+            net, source = found.load(), str(found.stem)
+        elif train is not None and lay.checkpoint_state.is_file():
+            net, source = _from_training_checkpoint(train, lay.checkpoints, n_classes)
             log(f"note: train-supernet has not finished; searching the latest training checkpoint ({source})")
         else:
-            raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for {', '.join(TRAINED_STEMS)} "
-                              "and checkpoints/state.json)",
+            raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for "
+                              f"{TrainedSupernet.looked_for(adapted=False)} and {REL_CHECKPOINT_STATE})",
                               "train one first (natv2 train-supernet), or pass --supernet PATH")
     if int(net.n_classes) != int(n_classes):
         raise ConfigError(f"supernet {source} has {net.n_classes} classes, the data {n_classes}",
@@ -189,7 +174,7 @@ def _supernet_args(stage: SearchStageConfig, source: str) -> str:
     """The `natv2 search` option that searches the same supernet from another run directory."""
     if stage.random_init:
         return f"--random-init {stage.random_init}"
-    return f"--supernet {source}" if _is_checkpoint(Path(source)) else ""
+    return f"--supernet {source}" if TrainedSupernet.is_checkpoint(source) else ""
 
 
 # ----------------------------------------------------------------------------- progress
@@ -200,9 +185,9 @@ class SearchProgress:
     look, and every `every_s` seconds the evaluation rate. `finish()` reports what is left.
     """
 
-    def __init__(self, search_dir: Path, iterations: int, log: Callable[[str], None],
+    def __init__(self, history: Path, iterations: int, log: Callable[[str], None],
                  on_iteration: Callable[[dict[str, Any]], None] | None = None, every_s: float = 30.0) -> None:
-        self.path = search_dir / "history.json"
+        self.path = history
         self.iterations, self.log, self.every_s = iterations, log, every_s
         self.on_iteration = on_iteration or (lambda stats: None)
         self.seen = -1
@@ -278,6 +263,8 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     if config.run.threads:
         torch.set_num_threads(int(config.run.threads))
 
+    lay = Layout(run_path)
+    files = search_files(lay.search)
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
     supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train)
@@ -298,10 +285,10 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     adapter = None
     if stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0:
         adapter = SupernetAdaptation(
-            supernet, data, stage.adapt, run_path / "search" / "adapt", iterations=scfg.iterations,
+            supernet, data, stage.adapt, lay.adapt_checkpoints, iterations=scfg.iterations,
             epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
             on_change=evaluator.invalidate, log=say)
-    progress = SearchProgress(run_path / "search", scfg.iterations, say,
+    progress = SearchProgress(files.history, scfg.iterations, say,
                               on_iteration=lambda st: events("iteration", st) if main else None)
     from natv2.train.steps import TrainingDivergedError
 
@@ -321,12 +308,12 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
         from natv2.io import atomic_write_json
         from natv2.search.archive import entries_to_json
 
-        atomic_write_json(run_path / FINAL_ARCHIVE, entries_to_json(result.archive, list(result.objectives)))
+        atomic_write_json(files.final_archive, entries_to_json(result.archive, list(result.objectives), **stamp({})))
         supernet.set_max_net()
-        save_supernet(supernet, run_path / ADAPTED_STEM, {
+        save_supernet(supernet, lay.adapted_supernet, {
             "source": source, "adapted": adapter is not None, "iterations": scfg.iterations, "seed": seed,
             "n_classes": data.n_classes, "dataset": config.data.name})
-        supernet_path = run_path / ADAPTED_STEM
+        supernet_path = lay.adapted_supernet
     dist.barrier()
     final = final_test(result, evaluator, run_path, main) if stage.final_test else None
     events("end", {"n_front": len(result.front), "n_archive": len(result.archive)})
@@ -346,7 +333,7 @@ def final_test(result: Any, evaluator: Any, run_path: Path, main: bool) -> dict[
         if e.config not in seen:
             seen.add(e.config)
             entries.append(e)
-    path = run_path / FINAL_TEST
+    path = search_files(Layout(run_path).search).final_test
     keys = [e.config.digest(40) for e in entries]
     if path.exists():
         old = read_json(path)

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from natv2.io.artifacts import CHECKPOINT_STATE
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json, read_json
 from natv2.io.atomic import atomic_write_with
@@ -86,7 +87,7 @@ class CheckpointStore:
 
     @property
     def state_path(self) -> Path:
-        return self.root / "state.json"
+        return self.root / CHECKPOINT_STATE
 
     def phase_dir(self, phase: str) -> Path:
         return self.root / "phases" / phase

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from natv2.io.artifacts import Layout
 from natv2.config.convert import show
 from natv2.train.steps import TrainingDivergedError
 
@@ -30,7 +31,7 @@ def training_fix(err: TrainingDivergedError, run_path: str | Path, phase_lr: flo
     pairs: dict[str, object] = {f"train.phase_overrides.{err.phase}.base_lr": lower_lr(phase_lr, default_lr)}
     if grad_clip is None:
         pairs["train.grad_clip"] = GRAD_CLIP
-    config = Path(run_path) / "config.yaml"
+    config = Layout(run_path).config
     fix = (f"lower the phase's learning rate (now {phase_lr:.3g}) and clip the gradients, in a new run directory "
            f"started from this run's settings: natv2 train-supernet --config {config} {_sets(pairs)} --run-dir NEW_DIR "
            "(then natv2 run NEW_DIR continues the pipeline)")
@@ -40,7 +41,7 @@ def training_fix(err: TrainingDivergedError, run_path: str | Path, phase_lr: flo
 def adaptation_fix(err: TrainingDivergedError, run_path: str | Path, lr: float, default_lr: float,
                    supernet_args: str) -> TrainingDivergedError:
     """`err` with the fix of the search stage's supernet adaptation: search_stage.adapt.lr in a new run directory."""
-    config = Path(run_path) / "config.yaml"
+    config = Layout(run_path).config
     pairs = {"search_stage.adapt.lr": lower_lr(lr, default_lr)}
     fix = (f"lower the adaptation's learning rate search_stage.adapt.lr (now {lr:.3g}) in a new run directory "
            f"started from this run's settings: natv2 search --config {config} {supernet_args} {_sets(pairs)} "

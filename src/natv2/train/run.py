@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import torch
 
+from natv2.io.artifacts import Layout
 from natv2.train.build import build_supernet
 from natv2.train.dist import DistContext, all_gather_objects
 from natv2.train.recipes import RECIPES
@@ -20,13 +21,12 @@ from natv2.train.trainer import SupernetTrainer, TrainResult
 
 log = logging.getLogger("natv2.train")
 
-TRAIN_DIR = "train"
 STAGE = "train"
 
 
 def train_dir(run_path: str | Path) -> Path:
     """Where a run keeps metrics, the plot and the trained supernet (checkpoints go to <run>/checkpoints)."""
-    return Path(run_path) / TRAIN_DIR
+    return Layout(run_path).train
 
 
 def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resume: bool = False,
@@ -47,7 +47,7 @@ def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resu
             "dataset": config.data.name, "init_from": cfg.init_from, "seed": seed}
     trainer = SupernetTrainer(cfg, supernet, data, train_dir(run_path), seed=seed, dist=dist,
                               progress=bool(config.run.progress), events=events, supernet_meta=meta,
-                              checkpoint_dir=Path(run_path) / "checkpoints")
+                              checkpoint_dir=Layout(run_path).checkpoints)
     try:
         return trainer.run(resume=resume)
     except TrainingDivergedError as err:

@@ -17,8 +17,9 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from natv2.io.artifacts import CHECKPOINTS_DIR, SUPERNET_STEM, TRAIN_METRICS, TRAIN_PLOT
 from natv2.errors import CheckpointError
-from natv2.io import atomic_write_json, read_json
+from natv2.io import atomic_write_json
 from natv2.train.checkpoint import CheckpointStore, load_weights, save_weights
 from natv2.train.config import TrainConfig
 from natv2.train.data import TrainingData
@@ -85,8 +86,8 @@ class SupernetTrainer:
             self.supernet = self.supernet.to(memory_format=torch.channels_last)
         self.data = data
         self.out_dir = Path(out_dir)
-        self.store = CheckpointStore(Path(checkpoint_dir) if checkpoint_dir else self.out_dir / "checkpoints")
-        self.metrics = MetricsLog(self.out_dir / "metrics.jsonl")
+        self.store = CheckpointStore(Path(checkpoint_dir) if checkpoint_dir else self.out_dir / CHECKPOINTS_DIR)
+        self.metrics = MetricsLog(self.out_dir / TRAIN_METRICS)
         self.seed = seed
         self.show_progress = progress and self.dist.is_main
         self.recalibrate = recalibrate or _default_recalibrate
@@ -212,7 +213,7 @@ class SupernetTrainer:
         finally:
             progress.close()
         if self.dist.is_main:
-            plot_validation(self.metrics.read(), self.out_dir / "val_accuracy.png")
+            plot_validation(self.metrics.read(), self.out_dir / TRAIN_PLOT)
         self.events("phase_end", {"phase": phase.name, "best": record_best})
         return PhaseResult(phase.name, record_best["metric"], record_best["epoch"], last_val)
 
@@ -318,10 +319,10 @@ class SupernetTrainer:
         """The trained supernet as `supernet.safetensors` + `supernet.json` (natv2.supernets.load_supernet reads it)."""
         from natv2.supernets import save_supernet
 
-        path = self.out_dir / "supernet.safetensors"
+        path = self.out_dir / f"{SUPERNET_STEM}.safetensors"
         if self.dist.is_main:
             self.supernet.set_max_net()
-            save_supernet(self.supernet, self.out_dir / "supernet", {
+            save_supernet(self.supernet, self.out_dir / SUPERNET_STEM, {
                 **self.supernet_meta,
                 "phases": [p.summary() for p in self.phases],
                 "best": {r.name: {"val_mean": r.best_metric, "epoch": r.best_epoch} for r in results},
@@ -335,6 +336,3 @@ def _default_recalibrate(model: nn.Module, batches: Sequence[torch.Tensor], inpl
 
     return recalibrate_bn(model, batches, inplace=inplace)
 
-
-def read_supernet_meta(out_dir: str | Path) -> dict[str, Any]:
-    return read_json(Path(out_dir) / "supernet.json")

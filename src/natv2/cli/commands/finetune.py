@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 from natv2.cli.context import CliContext, add_force_option
 from natv2.cli.registry import Command
+from natv2.io.artifacts import FINETUNE_SUMMARY, Layout
 
 
 def add_run_dir_argument(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +22,7 @@ def run_config(ctx: CliContext):
 
     if not args.run_dir:
         raise RunDirError("no run directory given", "name the run: natv2 COMMAND RUN_DIR (or --run-dir RUN_DIR)")
-    saved = Path(args.run_dir) / "config.yaml"
+    saved = Layout(args.run_dir).config
     if not saved.is_file():
         raise RunDirError(f"'{args.run_dir}' is not a natv2 run directory (it has no config.yaml)",
                           "pass the folder a search wrote (natv2 run / natv2 search --run-dir ...)")
@@ -40,7 +39,7 @@ def _run(ctx: CliContext) -> int:
     log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
     summary = run_finetune_stage(run, config, log=log)
     ctx.echo("\n".join(format_table(summary)))
-    ctx.echo(f"fine-tuned models and results: {run.models_dir}/ (summary: {run.models_dir}/finetune.json)")
+    ctx.echo(f"fine-tuned models and results: {run.models_dir}/ (summary: {run.models_dir / FINETUNE_SUMMARY})")
     return 0
 
 

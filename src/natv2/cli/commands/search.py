@@ -30,6 +30,7 @@ def search_config(ctx: CliContext):
 
 
 def _run(ctx: CliContext) -> int:
+    from natv2.io.artifacts import search_files
     from natv2.search.stage import STAGE, format_final, run_search_stage
 
     config = search_config(ctx)
@@ -45,8 +46,9 @@ def _run(ctx: CliContext) -> int:
             table = format_final(out.final_test)
             if table:
                 ctx.echo("\nfinal subnets (* = high-trade-off pick):\n" + "\n".join(table))
-            ctx.echo(f"results: {path / 'search'}/ (non_dominated.json, high_tradeoff.json, final_test.json, "
-                     f"history.json); adapted supernet: {out.supernet_path}.safetensors")
+            files = search_files(run_dir.layout.search)
+            names = ", ".join(p.name for p in (files.non_dominated, files.high_tradeoff, files.final_test, files.history))
+            ctx.echo(f"results: {files.root}/ ({names}); adapted supernet: {out.supernet_path}.safetensors")
         return 0
 
 

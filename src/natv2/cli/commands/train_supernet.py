@@ -16,7 +16,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 def _run(ctx: CliContext) -> int:
     from natv2.train.metrics import phase_eval_table
-    from natv2.train.run import STAGE, train_dir, train_supernet
+    from natv2.train.run import STAGE, train_supernet
 
     config = ctx.config()
     with stage_session(ctx, config, label="train") as (dist, run_dir, path):
@@ -30,10 +30,11 @@ def _run(ctx: CliContext) -> int:
                 ctx.echo(f"  {p.name:<10} best validation (grid mean) {best}")
             from natv2.train.metrics import MetricsLog
 
-            table = phase_eval_table(MetricsLog(train_dir(path) / "metrics.jsonl").read())
+            lay = run_dir.layout
+            table = phase_eval_table(MetricsLog(lay.train_metrics).read())
             if table.count("\n") > 1:
                 ctx.echo("\nend-of-phase evaluation (top-1 %):\n" + table)
-            ctx.echo(f"metrics: {train_dir(path) / 'metrics.jsonl'}  plot: {train_dir(path) / 'val_accuracy.png'}")
+            ctx.echo(f"metrics: {lay.train_metrics}  plot: {lay.train_plot}")
         return 0
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from natv2.io.artifacts import STAGE_FILES
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
 from natv2.report.units import duration, is_number, unit_for
 
 # Stages in pipeline order, with the files that show their output when the event log does not.
-STAGES = (
-    ("train", "supernet training", ("train/metrics.jsonl", "train/supernet.json")),
-    ("search", "search", ("search/config.json", "search/non_dominated.json", "search/iter_000/archive.json")),
-    ("finetune", "fine-tuning", ("models/finetune.json",)),
-    ("export", "export", ("models/export.json",)),
-)
+STAGES = tuple((name, title, STAGE_FILES[name]) for name, title in (
+    ("train", "supernet training"), ("search", "search"), ("finetune", "fine-tuning"), ("export", "export")))
 
 
 def _get(cfg: dict[str, Any], dotted: str) -> Any:

@@ -1,0 +1,436 @@
+"""The run-directory contract: every path and file name of a run directory, and each stage's output.
+
+One module owns the layout so that producers and consumers cannot drift apart: a stage writes its
+files where `Layout` says and a later stage (or the report) finds them through the same object,
+never by spelling a file name. Each stage's output is a typed artifact (`TrainedSupernet`,
+`SearchOutput`, `FineTuned`, `Exported`, `ReportPage`) whose readers reuse the producer's own
+serialisers (imported lazily: this module stays import-light, torch-free, so `natv2.io` stays at
+the bottom of the package graph).
+
+Layout (relative to the run directory):
+
+    config.yaml  events.jsonl  .lock                the run itself (natv2.io.rundir)
+    checkpoints/state.json ...                       supernet training checkpoints
+    train/metrics.jsonl  train/supernet.{json,safetensors}   the trained supernet
+    search/config.json history.json journal.jsonl    the search's settings, progress and journal
+    search/iter_NNN/{archive,front,stats}.json       one folder per search iteration
+    search/{archive,non_dominated,high_tradeoff,final_test}.json   the search's results
+    search/supernet.{json,safetensors}  search/adapt/     the adapted supernet and its checkpoints
+    models/finetune.json  models/<name>/{finetune.json,finetuned.*}   fine-tuned models
+    models/export.json    models/<name>/{meta.json,model.*}           exported models
+    report/index.html                                 the report
+
+Schema: summaries written by this version carry `"schema": RUN_SCHEMA`; a file without it was
+written before the key existed (schema 1, which this version reads). A newer schema is refused with
+a message naming both versions instead of being half-read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from natv2.errors import RunDirError
+
+RUN_SCHEMA = 1
+SCHEMA_KEY = "schema"
+
+# ---------------------------------------------------------------------- names (the only place they are spelled)
+CONFIG_FILE = "config.yaml"
+EVENTS_FILE = "events.jsonl"
+LOCK_FILE = ".lock"
+RUN_MARKERS = (CONFIG_FILE, EVENTS_FILE, LOCK_FILE)
+
+CHECKPOINTS_DIR = "checkpoints"
+CHECKPOINT_STATE = "state.json"  # natv2.train.checkpoint's commit point
+
+TRAIN_DIR = "train"
+TRAIN_METRICS = "metrics.jsonl"
+TRAIN_PLOT = "val_accuracy.png"
+SUPERNET_STEM = "supernet"  # <stem>.json + <stem>.safetensors (natv2.supernets.save_supernet)
+
+SEARCH_DIR = "search"
+SEARCH_CONFIG = "config.json"
+SEARCH_HISTORY = "history.json"
+SEARCH_JOURNAL = "journal.jsonl"
+SEARCH_ADAPT_DIR = "adapt"
+ITER_ARCHIVE = "archive.json"
+ITER_FRONT = "front.json"
+ITER_STATS = "stats.json"
+FINAL_ARCHIVE = "archive.json"
+NON_DOMINATED = "non_dominated.json"
+HIGH_TRADEOFF = "high_tradeoff.json"
+FINAL_TEST = "final_test.json"
+_ITER_NAME = re.compile(r"^iter_(\d+)$")
+
+MODELS_DIR = "models"
+FINETUNE_SUMMARY = "finetune.json"  # models/finetune.json (all models) and models/<name>/finetune.json (one)
+FINETUNE_RESULT = FINETUNE_SUMMARY
+FINETUNED_STEM = "finetuned"
+EXPORT_SUMMARY = "export.json"
+EXPORT_META = "meta.json"
+EXPORT_STEM = "model"  # model.{json,safetensors,pt,onnx} (natv2.export.bundle / formats)
+
+REPORT_DIR = "report"
+REPORT_INDEX = "index.html"
+
+
+def iter_name(iteration: int) -> str:
+    return f"iter_{int(iteration):03d}"
+
+
+def rel(*parts: str) -> str:
+    """A path relative to the run directory, as the report's file reader takes it."""
+    return "/".join(parts)
+
+
+# Relative paths the report and the stage-output checks use.
+REL_TRAIN_METRICS = rel(TRAIN_DIR, TRAIN_METRICS)
+REL_TRAINED_SUPERNET = rel(TRAIN_DIR, SUPERNET_STEM)
+REL_ADAPTED_SUPERNET = rel(SEARCH_DIR, SUPERNET_STEM)
+REL_SEARCH_CONFIG = rel(SEARCH_DIR, SEARCH_CONFIG)
+REL_SEARCH_HISTORY = rel(SEARCH_DIR, SEARCH_HISTORY)
+REL_NON_DOMINATED = rel(SEARCH_DIR, NON_DOMINATED)
+REL_HIGH_TRADEOFF = rel(SEARCH_DIR, HIGH_TRADEOFF)
+REL_FINETUNE_SUMMARY = rel(MODELS_DIR, FINETUNE_SUMMARY)
+REL_EXPORT_SUMMARY = rel(MODELS_DIR, EXPORT_SUMMARY)
+REL_CHECKPOINT_STATE = rel(CHECKPOINTS_DIR, CHECKPOINT_STATE)
+REL_REPORT_INDEX = rel(REPORT_DIR, REPORT_INDEX)
+
+# Files whose presence shows a stage's output when the event log does not (e.g. `run_search(run_dir=...)`).
+STAGE_FILES: dict[str, tuple[str, ...]] = {
+    "train": (REL_TRAIN_METRICS, REL_TRAINED_SUPERNET + ".json"),
+    "search": (REL_SEARCH_CONFIG, REL_NON_DOMINATED, rel(SEARCH_DIR, iter_name(0), ITER_ARCHIVE)),
+    "finetune": (REL_FINETUNE_SUMMARY,),
+    "export": (REL_EXPORT_SUMMARY,),
+}
+# Globs of each stage's results (besides its events): a config change is judged against them.
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "train": (REL_CHECKPOINT_STATE, rel(TRAIN_DIR, "*")),
+    "search": (rel(SEARCH_DIR, "*"),),
+    "finetune": (REL_FINETUNE_SUMMARY, rel(MODELS_DIR, "*", FINETUNE_RESULT), rel(MODELS_DIR, "*", FINETUNED_STEM + ".*")),
+    "export": (REL_EXPORT_SUMMARY, rel(MODELS_DIR, "*", EXPORT_META), rel(MODELS_DIR, "*", EXPORT_STEM + ".*")),
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path of one run directory, from its root."""
+
+    root: Path
+
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    # run
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def events(self) -> Path:
+        return self.root / EVENTS_FILE
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
+
+    # train
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / CHECKPOINTS_DIR
+
+    @property
+    def checkpoint_state(self) -> Path:
+        return self.checkpoints / CHECKPOINT_STATE
+
+    @property
+    def train(self) -> Path:
+        return self.root / TRAIN_DIR
+
+    @property
+    def train_metrics(self) -> Path:
+        return self.train / TRAIN_METRICS
+
+    @property
+    def train_plot(self) -> Path:
+        return self.train / TRAIN_PLOT
+
+    @property
+    def trained_supernet(self) -> Path:
+        return self.train / SUPERNET_STEM
+
+    # search
+    @property
+    def search(self) -> Path:
+        return self.root / SEARCH_DIR
+
+    @property
+    def adapted_supernet(self) -> Path:
+        return self.search / SUPERNET_STEM
+
+    @property
+    def adapt_checkpoints(self) -> Path:
+        return self.search / SEARCH_ADAPT_DIR
+
+    def iteration(self, it: int) -> Path:
+        return self.search / iter_name(it)
+
+    def iterations(self) -> list[tuple[int, Path]]:
+        """(number, folder) of every search iteration written so far, in order."""
+        if not self.search.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.search.iterdir() if p.is_dir() and (m := _ITER_NAME.match(p.name))]
+        return sorted(found)
+
+    # models
+    @property
+    def models(self) -> Path:
+        return self.root / MODELS_DIR
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT_DIR
+
+    @property
+    def report_index(self) -> Path:
+        return self.report / REPORT_INDEX
+
+
+def search_files(search_dir: str | Path) -> "SearchFiles":
+    """The files of a search folder (`run_search(run_dir=...)` writes <run_dir>/search)."""
+    return SearchFiles(Path(search_dir))
+
+
+@dataclass(frozen=True)
+class SearchFiles:
+    """The file names inside one search folder; the search loop and its readers share them."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / SEARCH_CONFIG
+
+    @property
+    def history(self) -> Path:
+        return self.root / SEARCH_HISTORY
+
+    @property
+    def journal(self) -> Path:
+        return self.root / SEARCH_JOURNAL
+
+    @property
+    def non_dominated(self) -> Path:
+        return self.root / NON_DOMINATED
+
+    @property
+    def high_tradeoff(self) -> Path:
+        return self.root / HIGH_TRADEOFF
+
+    @property
+    def final_archive(self) -> Path:
+        return self.root / FINAL_ARCHIVE
+
+    @property
+    def final_test(self) -> Path:
+        return self.root / FINAL_TEST
+
+    def iteration(self, it: int) -> Path:
+        return self.root / iter_name(it)
+
+    def iter_archive(self, it: int) -> Path:
+        return self.iteration(it) / ITER_ARCHIVE
+
+    def iter_front(self, it: int) -> Path:
+        return self.iteration(it) / ITER_FRONT
+
+    def iter_stats(self, it: int) -> Path:
+        return self.iteration(it) / ITER_STATS
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files of one model folder under models/ (fine-tuned result, weights, export metadata)."""
+
+    root: Path
+
+    @property
+    def finetune_result(self) -> Path:
+        return self.root / FINETUNE_RESULT
+
+    @property
+    def finetuned(self) -> Path:
+        return self.root / FINETUNED_STEM
+
+    @property
+    def export_meta(self) -> Path:
+        return self.root / EXPORT_META
+
+
+# ---------------------------------------------------------------------- schema
+def stamp(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """`doc` with this version's schema number, for a summary a stage writes."""
+    return {SCHEMA_KEY: RUN_SCHEMA, **doc}
+
+
+def check_schema(doc: Any, where: str | Path) -> Any:
+    """Refuse a file written under a newer run-directory schema; a file without one is schema 1."""
+    version = doc.get(SCHEMA_KEY, 1) if isinstance(doc, Mapping) else 1
+    if not isinstance(version, int) or version > RUN_SCHEMA:
+        raise RunDirError(
+            f"{where} was written with run-directory schema {version!r}; this natv2 reads schema {RUN_SCHEMA} and older",
+            "read it with the natv2 version that wrote it, or re-run that stage into a new run directory")
+    return doc
+
+
+def read_json_checked(path: Path) -> Any:
+    """A summary file, parsed and schema-checked (RunDirError names the file when it does not parse)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as err:
+        raise RunDirError(f"{path} cannot be read ({err})", "re-run the stage that writes it") from None
+    return check_schema(doc, path)
+
+
+# ---------------------------------------------------------------------- typed stage outputs
+def _is_checkpoint(stem: Path) -> bool:
+    return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
+
+
+@dataclass(frozen=True)
+class TrainedSupernet:
+    """A supernet checkpoint of a run (`save_supernet` pair); `adapted`: the search's, not training's."""
+
+    stem: Path
+    adapted: bool
+
+    @classmethod
+    def find(cls, root: str | Path, *, adapted: bool) -> "TrainedSupernet | None":
+        """The most recent supernet of the run: the search's adapted one (when `adapted`), else the trained one.
+
+        This is the one lookup list for every stage: the search starts from the trained supernet;
+        fine-tuning and export extract from the final (adapted if the search saved one) supernet.
+        """
+        lay = Layout(root)
+        order = ((lay.adapted_supernet, True), (lay.trained_supernet, False)) if adapted else ((lay.trained_supernet, False),)
+        for stem, is_adapted in order:
+            if _is_checkpoint(stem):
+                return cls(stem, is_adapted)
+        return None
+
+    @classmethod
+    def given(cls, path: str | Path, root: str | Path, fix: str) -> "TrainedSupernet":
+        """A checkpoint named by the user (stem, .json or .safetensors; relative to the working directory
+        when it is there, else to the run directory); RunDirError with `fix` when it is not a checkpoint."""
+        stem = cls.stem_of(path, root)
+        if not _is_checkpoint(stem):
+            raise RunDirError(f"supernet checkpoint '{path}' not found (looked for {stem}.json and .safetensors)", fix)
+        return cls(stem, stem == Layout(root).adapted_supernet)
+
+    @staticmethod
+    def stem_of(path: str | Path, root: str | Path | None) -> Path:
+        """The stem a user's supernet path names (where `given` looks), whether or not it exists."""
+        p = Path(path)
+        stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+        return stem if stem.is_absolute() or _is_checkpoint(stem) or root is None else Path(root) / stem
+
+    @staticmethod
+    def is_checkpoint(stem: str | Path) -> bool:
+        return _is_checkpoint(Path(stem))
+
+    @staticmethod
+    def looked_for(*, adapted: bool) -> str:
+        return ", ".join(([REL_ADAPTED_SUPERNET] if adapted else []) + [REL_TRAINED_SUPERNET])
+
+    def load(self) -> Any:
+        from natv2.supernets import load_supernet
+
+        return load_supernet(self.stem)
+
+
+@dataclass(frozen=True)
+class SearchOutput:
+    """What the search left: its objective names and entries (natv2.search.archive.ArchiveEntry)."""
+
+    path: Path
+    objectives: tuple[str, ...]
+    entries: list[Any]
+
+    # Which file holds each selection, written by the search loop (the final archive by the search stage).
+    SELECTIONS = {"front": NON_DOMINATED, "picks": HIGH_TRADEOFF, "archive": FINAL_ARCHIVE}
+
+    @classmethod
+    def read(cls, path: str | Path) -> "SearchOutput":
+        """Read a file the search wrote (`entries_to_json`), with the search's own reader."""
+        from natv2.search.archive import entries_from_json
+
+        p = Path(path)
+        doc = read_json_checked(p)
+        try:
+            names, entries = entries_from_json(doc)
+        except (KeyError, TypeError, ValueError) as err:
+            raise RunDirError(f"{p} is not a search result ({type(err).__name__}: {err})",
+                              "re-run natv2 search, or point finetune.archive at a file the search wrote") from None
+        return cls(p, tuple(names), entries)
+
+    @classmethod
+    def find(cls, root: str | Path, select: str) -> "SearchOutput | None":
+        """The search's file for `select` in run `root`, or None when the search has not written it."""
+        files = search_files(Layout(root).search)
+        name = cls.SELECTIONS.get(select)
+        path = files.root / name if name else None
+        return cls.read(path) if path is not None and path.is_file() else None
+
+    @classmethod
+    def latest_archive(cls, root: str | Path) -> "SearchOutput | None":
+        """The final archive, else the archive of the latest iteration (a search still running)."""
+        lay = Layout(root)
+        files = search_files(lay.search)
+        if files.final_archive.is_file():
+            return cls.read(files.final_archive)
+        its = [p / ITER_ARCHIVE for _, p in lay.iterations() if (p / ITER_ARCHIVE).is_file()]
+        return cls.read(its[-1]) if its else None
+
+
+@dataclass(frozen=True)
+class FineTuned:
+    """models/finetune.json: every fine-tuned model of the run (natv2.finetune.runner writes it)."""
+
+    path: Path
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, root: str | Path) -> "FineTuned | None":
+        path = Layout(root).models / FINETUNE_SUMMARY
+        return cls(path, read_json_checked(path)) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class Exported:
+    """models/export.json: every exported model of the run (natv2.export.runner writes it)."""
+
+    path: Path
+    summary: dict[str, Any]
+
+    @classmethod
+    def read(cls, root: str | Path) -> "Exported | None":
+        path = Layout(root).models / EXPORT_SUMMARY
+        return cls(path, read_json_checked(path)) if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """report/index.html (natv2.report writes it)."""
+
+    index: Path
+
+    @classmethod
+    def find(cls, root: str | Path) -> "ReportPage | None":
+        index = Layout(root).report_index
+        return cls(index) if index.is_file() else None
