@@ -79,6 +79,32 @@ def test_exported_models_load_and_match_in_every_format(smoke_run):
         assert entry["params"] == sum(p.numel() for p in model.parameters())
 
 
+def _tree(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def _stage_event_kinds(root: Path) -> set[tuple[str, str]]:
+    """(stage, event) of every stage event; the run's own open/resume events differ by how often it was opened."""
+    events = [json.loads(line) for line in (root / "events.jsonl").read_text().splitlines()]
+    return {(e["stage"], e["event"]) for e in events if e["stage"] != "run"}
+
+
+def test_stage_by_stage_leaves_what_natv2_run_leaves(smoke_run, tmp_path):
+    """The per-stage commands are the pipeline restricted to one stage: same files, same event kinds."""
+    run_dir, _ = smoke_run
+    alone = tmp_path / "alone"
+    steps = [("train-supernet", "--preset", "smoke", "--run-dir", str(alone)), ("search", str(alone)),
+             ("finetune", str(alone)), ("export", str(alone)), ("report", str(alone))]
+    for args in steps:
+        proc = _natv2(*args, cwd=tmp_path)
+        assert proc.returncode == 0, " ".join(args) + "\n" + proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert _tree(alone) == _tree(run_dir)
+    assert _stage_event_kinds(alone) == _stage_event_kinds(run_dir)
+    done = [json.loads(line)["data"] for line in (alone / "events.jsonl").read_text().splitlines()
+            if '"event":"done"' in line]
+    assert all("seconds" in d for d in done) and len(done) == 4  # the driver times and marks every stage
+
+
 def test_running_again_skips_finished_stages(smoke_run):
     run_dir, _ = smoke_run
     proc = _natv2("run", str(run_dir), cwd=run_dir.parent)

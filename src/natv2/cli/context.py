@@ -110,6 +110,18 @@ def stage_session(ctx: CliContext, config: "RunConfig", label: str) -> Iterator[
         dist.close()
 
 
+def run_stage(ctx: CliContext, config: "RunConfig", name: str, label: str, *, resume: bool = True) -> tuple[Any, Path | None]:
+    """A stage command: the pipeline (natv2.pipeline.run) restricted to stage `name`, so that it leaves
+    the same files and events as `natv2 run`. Returns (outcome, run directory path on rank 0, else None)."""
+    from natv2.pipeline.run import STAGE_BY_NAME, StageContext, run_pipeline
+
+    with stage_session(ctx, config, label=label) as (dist, run_dir, path):
+        log = ctx.echo if ctx.verbosity >= 0 and run_dir is not None else (lambda msg: None)
+        stage_ctx = StageContext(config=config, run=run_dir, dist=dist, log=log, path=path, resume=resume)
+        outcome = run_pipeline(stage_ctx, [STAGE_BY_NAME[name]], explicit=True)[name]
+        return outcome, (run_dir.path if run_dir is not None else None)
+
+
 def add_force_option(parser: argparse.ArgumentParser) -> None:
     """For commands that open a run directory: allow resuming it with a changed config."""
     parser.add_argument("--force", action="store_true",

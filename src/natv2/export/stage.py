@@ -74,14 +74,11 @@ def parity_inputs(config: Any, n: int, log: Callable[[str], None]) -> Callable[[
 
 
 def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Export the models of `run` (a writable RunDir) as `config.export` says; marks the stage done."""
-    import torch
-
+    """Export the models of `run` (a writable RunDir) as `config.export` says (the pipeline driver sets
+    threads and records the stage's start and done)."""
     from natv2.export.runner import export_finetuned, export_inherited
 
     ex = config.export
-    if config.run.threads:
-        torch.set_num_threads(config.run.threads)
     inputs_for = parity_inputs(config, max(ex.parity_batches), log)
     if ex.source == "finetuned":
         summary = export_finetuned(run.models_dir, ex, {"run_dir": str(run.path), "run_id": run.path.name}, log=log,
@@ -90,7 +87,6 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
         summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, log), log=log, inputs_for=inputs_for)
     for m in summary["models"]:
         run.log_event(STAGE, "model_exported", name=m["name"], files=m["files"], max_abs_diff=m["max_abs_diff"])
-    run.mark_done(STAGE, n_models=len(summary["models"]))
     return summary
 
 

@@ -21,9 +21,9 @@ def resolve_device(name: str) -> str:
 
 
 def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Post-process the chosen subnets of `run` (a writable natv2.io.rundir.RunDir) with `config` (RunConfig)."""
-    import torch
+    """Post-process the chosen subnets of `run` (a writable natv2.io.rundir.RunDir) with `config` (RunConfig).
 
+    The pipeline driver (natv2.pipeline.run) sets threads and records the stage's start and done."""
     from natv2.data import load_dataset
     from natv2.data.placement import place_splits
     from natv2.finetune.data import SplitsDataFactory
@@ -32,8 +32,6 @@ def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print
     from natv2.finetune.sources import load_final_supernet
 
     ft = config.finetune
-    if config.run.threads:
-        torch.set_num_threads(config.run.threads)
     cands = select_subnets(ft.select, run.path, ft.archive, ft.names, ft.max_subnets)
     supernet, stem = load_final_supernet(run.path, ft.supernet)
     splits = load_dataset(config.data)
@@ -55,9 +53,7 @@ def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print
     source = {"run_dir": str(run.path), "run_id": run.path.name, "supernet_checkpoint": str(stem)}
     runner = FinetuneRunner(ft, supernet, data_for, run.models_dir, seed=config.run.seed, source=source, log=log,
                             on_done=on_done, device=device)
-    summary = runner.run(cands)
-    run.mark_done(STAGE, n_models=len(summary["subnets"]))
-    return summary
+    return runner.run(cands)
 
 
 def _pct(result: dict | None) -> str:

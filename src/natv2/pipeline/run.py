@@ -11,7 +11,7 @@ supernet given with `search_stage.supernet` (a natv2 checkpoint) replaces the tr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,23 +20,50 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class StageContext:
-    """What a stage runner gets: the resolved config, the open (locked) run directory, a logger."""
+    """What a stage runner gets: the resolved config, the open (locked) run directory (None on the
+    ranks other than 0 under torchrun), the run's path on every rank, the distributed context, a logger."""
 
     config: Any  # natv2.pipeline.config.RunConfig
-    run: Any  # natv2.io.rundir.RunDir
+    run: Any  # natv2.io.rundir.RunDir | None
     dist: Any  # natv2.train.dist.DistContext
     log: Log
+    path: Path | None = None  # default: run.path
+    resume: bool = True  # train: continue from the last checkpoint (natv2 train-supernet without --resume: False)
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.path if self.path is not None else self.run.path)
 
     def events(self, stage: str) -> Callable[[str, dict[str, Any]], None]:
+        if self.run is None:
+            return lambda kind, data: None
         return lambda kind, data: self.run.log_event(stage, kind, **data)
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What a stage returns: a one-line summary, the payload of its `done` event, and its own result
+    (the artifact or summary the per-stage command prints from)."""
+
+    summary: str
+    done: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
+
+
+def _never(ctx: StageContext) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
 class Stage:
+    """One pipeline stage. The driver (`run_pipeline`) alone sets threads, writes the `start` and `done`
+    events and times the stage; the runner does the stage's work and returns an `Outcome`."""
+
     name: str
     title: str
-    runner: Callable[[StageContext], str]  # returns a one-line summary
-    marks_done_itself: bool = False
+    runner: Callable[[StageContext], Outcome]
+    # Stages whose output this one reads (documentation and ordering checks; the driver runs in order).
+    needs: tuple[str, ...] = ()
     # Derived from the other stages' files and cheap (the report): rebuilt on every run, and kept out
     # of the events so that what it reads about the run is complete when it reads it.
     derived: bool = False
@@ -48,52 +75,56 @@ class Stage:
     # Each result records the settings it was made with (export: every model's meta.json), and new
     # settings add results beside the old ones: a --force change of its section is taken, not refused.
     self_describing: bool = False
-
-    def skipped_because(self, ctx: StageContext) -> str | None:
-        """A reason to skip this stage for this config (not for being done), or None."""
-        if self.name == "train" and ctx.config.search_stage.supernet:
-            return f"using the given supernet {ctx.config.search_stage.supernet}"
-        return None
+    # A reason to skip this stage for this config (not for being done), or None.
+    skip: Callable[[StageContext], str | None] = _never
 
 
-def _train(ctx: StageContext) -> str:
+def _given_supernet(ctx: StageContext) -> str | None:
+    given = ctx.config.search_stage.supernet
+    return f"using the given supernet {given}" if given else None
+
+
+def _train(ctx: StageContext) -> Outcome:
     from natv2.train.run import train_supernet
 
-    result = train_supernet(ctx.config, ctx.run.path, dist=ctx.dist, resume=True, events=ctx.events("train"))
-    return f"trained supernet: {result.weights_path}"
+    result = train_supernet(ctx.config, ctx.run_path, dist=ctx.dist, resume=ctx.resume, events=ctx.events("train"))
+    return Outcome(f"trained supernet: {result.weights_path}", {"weights": str(result.weights_path)}, result)
 
 
-def _search(ctx: StageContext) -> str:
+def _search(ctx: StageContext) -> Outcome:
     from natv2.search.stage import format_final, run_search_stage
 
-    out = run_search_stage(ctx.config, ctx.run.path, dist=ctx.dist, log=ctx.log, events=ctx.events("search"))
+    out = run_search_stage(ctx.config, ctx.run_path, dist=ctx.dist, log=ctx.log, events=ctx.events("search"))
     res = out.result
     table = format_final(out.final_test)
     if table:
         ctx.log("final subnets (* = high-trade-off pick):\n" + "\n".join(table))
-    return (f"archive {len(res.archive)}, non-dominated {len(res.front)}, picks {len(res.high_tradeoff)}, "
+    line = (f"archive {len(res.archive)}, non-dominated {len(res.front)}, picks {len(res.high_tradeoff)}, "
             f"final HV {res.stats[-1]['hv']:.4f}" if res.stats else f"archive {len(res.archive)}")
+    return Outcome(line, {"n_archive": len(res.archive), "n_front": len(res.front)}, out)
 
 
-def _finetune(ctx: StageContext) -> str:
+def _finetune(ctx: StageContext) -> Outcome:
     from natv2.finetune.stage import run_finetune_stage
 
     summary = run_finetune_stage(ctx.run, ctx.config, log=ctx.log)
-    return f"fine-tuned {len(summary['subnets'])} subnet(s) -> {ctx.run.models_dir}"
+    return Outcome(f"fine-tuned {len(summary['subnets'])} subnet(s) -> {ctx.run.models_dir}",
+                   {"n_models": len(summary["subnets"])}, summary)
 
 
-def _export(ctx: StageContext) -> str:
+def _export(ctx: StageContext) -> Outcome:
     from natv2.export.stage import run_export_stage
 
     summary = run_export_stage(ctx.run, ctx.config, log=ctx.log)
-    return f"exported {len(summary['models'])} model(s) -> {ctx.run.models_dir}"
+    return Outcome(f"exported {len(summary['models'])} model(s) -> {ctx.run.models_dir}",
+                   {"n_models": len(summary["models"])}, summary)
 
 
-def _report(ctx: StageContext) -> str:
+def _report(ctx: StageContext) -> Outcome:
     from natv2.report import build_report
 
-    index = build_report(ctx.run.path)
-    return f"report: {index}"
+    index = build_report(ctx.run_path)
+    return Outcome(f"report: {index}", {}, index)
 
 
 def _outputs(stage: str) -> Callable[[], tuple[str, ...]]:
@@ -107,47 +138,55 @@ def _outputs(stage: str) -> Callable[[], tuple[str, ...]]:
 
 STAGES: tuple[Stage, ...] = (
     Stage("train", "train the supernet (full net, then progressive shrinking)", _train,
-          reads=("run", "data", "train"), outputs=_outputs("train")),
-    Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search,
+          reads=("run", "data", "train"), outputs=_outputs("train"), skip=_given_supernet),
+    Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search, needs=("train",),
           reads=("search", "search_stage"), outputs=_outputs("search")),
-    Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, marks_done_itself=True,
+    Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, needs=("search",),
           reads=("finetune",), outputs=_outputs("finetune")),
-    Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, marks_done_itself=True,
+    Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, needs=("search", "finetune"),
           reads=("export",), outputs=_outputs("export"), self_describing=True),
-    Stage("report", "HTML report", _report, derived=True),
+    Stage("report", "HTML report", _report, needs=("train", "search", "finetune", "export"), derived=True),
 )
+STAGE_BY_NAME = {s.name: s for s in STAGES}
 
 
-def stage_names() -> list[str]:
-    return [s.name for s in STAGES]
+def _set_threads(config: Any) -> None:
+    if config.run.threads:
+        import torch
+
+        torch.set_num_threads(int(config.run.threads))
 
 
-def run_pipeline(ctx: StageContext, stages: Sequence[Stage] = STAGES) -> dict[str, str]:
-    """Run every stage not yet done; return stage -> summary line."""
-    summaries: dict[str, str] = {}
+def run_pipeline(ctx: StageContext, stages: Sequence[Stage] = STAGES, *, explicit: bool = False) -> dict[str, Outcome]:
+    """Run every stage not yet done and not skipped for this config (every stage given, with `explicit`:
+    a stage command runs, i.e. resumes, its stage even when it finished); return stage -> outcome. The one place that sets threads,
+    writes `start` / `done` and times stages, so a stage run alone or in `natv2 run` leaves the same events."""
+    _set_threads(ctx.config)
+    outcomes: dict[str, Outcome] = {}
     total = len(stages)
     for i, stage in enumerate(stages, 1):
         head = f"[{i}/{total}] {stage.name}: {stage.title}"
-        if ctx.run.is_done(stage.name) and not stage.derived:
+        if not (explicit or stage.derived) and ctx.run is not None and ctx.run.is_done(stage.name):
             ctx.log(f"{head} - already done, skipped")
-            summaries[stage.name] = "done earlier"
+            outcomes[stage.name] = Outcome("done earlier")
             continue
-        reason = stage.skipped_because(ctx)
+        reason = None if explicit else stage.skip(ctx)
         if reason:
             ctx.log(f"{head} - skipped: {reason}")
-            summaries[stage.name] = f"skipped ({reason})"
+            outcomes[stage.name] = Outcome(f"skipped ({reason})")
             continue
         ctx.log(head)
-        if not stage.derived:
+        record = ctx.run is not None and not stage.derived
+        if record:
             ctx.run.log_event(stage.name, "start")
         t0 = time.perf_counter()
-        summary = stage.runner(ctx)
+        outcome = stage.runner(ctx)
         seconds = time.perf_counter() - t0
-        if not (stage.marks_done_itself or stage.derived):
-            ctx.run.mark_done(stage.name, seconds=round(seconds, 2))
-        ctx.log(f"    {summary}  ({_fmt_seconds(seconds)})")
-        summaries[stage.name] = summary
-    return summaries
+        if record:
+            ctx.run.mark_done(stage.name, seconds=round(seconds, 2), **outcome.done)
+        ctx.log(f"    {outcome.summary}  ({_fmt_seconds(seconds)})")
+        outcomes[stage.name] = outcome
+    return outcomes
 
 
 def _fmt_seconds(s: float) -> str:

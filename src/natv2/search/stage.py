@@ -243,8 +243,6 @@ class SearchStageResult:
 def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log: Callable[[str], None] = print,
                      events: Callable[[str, dict[str, Any]], None] | None = None) -> SearchStageResult:
     """Run (or resume) the search of `config` (a RunConfig) in `run_path`; every rank calls it under torchrun."""
-    import torch
-
     from natv2.data import load_dataset
     from natv2.measure.accuracy import SupernetEvaluator
     from natv2.search.loop import run_search
@@ -260,8 +258,6 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     say = log if main else (lambda msg: None)
     stage, search = config.search_stage, config.search
     seed = int(config.run.seed if search.seed is None else search.seed)
-    if config.run.threads:
-        torch.set_num_threads(int(config.run.threads))
 
     lay = Layout(run_path)
     files = search_files(lay.search)

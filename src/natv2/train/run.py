@@ -36,8 +36,6 @@ def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resu
     from natv2.train.data import SplitsTrainingData
 
     cfg, seed = config.train, int(config.run.seed)
-    if config.run.threads:
-        torch.set_num_threads(int(config.run.threads))
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
     recipe_dropouts = [t.dropout for t in RECIPES[cfg.resolved_recipe()] if t.dropout is not None]

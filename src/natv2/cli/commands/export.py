@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from natv2.cli.commands.finetune import add_run_dir_argument, run_config
-from natv2.cli.context import CliContext
+from natv2.cli.context import CliContext, run_stage
 from natv2.cli.registry import Command
 
 
 def _run(ctx: CliContext) -> int:
-    from natv2.export.stage import format_table, run_export_stage
+    from natv2.export.stage import format_table
+    from natv2.io.artifacts import Layout
 
     config = run_config(ctx)
-    run = ctx.open_run_dir(config)
-    log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
-    summary = run_export_stage(run, config, log=log)
-    ctx.echo("\n".join(format_table(summary, run.models_dir)))
+    outcome, path = run_stage(ctx, config, "export", label="export")
+    ctx.echo("\n".join(format_table(outcome.result, Layout(path).models)))
     ctx.echo("load one with: python -c \"import natv2; m = natv2.load_model('FOLDER')\"")
     return 0
 

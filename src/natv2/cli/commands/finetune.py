@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from natv2.cli.context import CliContext, add_force_option
+from natv2.cli.context import CliContext, add_force_option, run_stage
 from natv2.cli.registry import Command
 from natv2.io.artifacts import FINETUNE_SUMMARY, Layout
 
@@ -32,14 +32,13 @@ def run_config(ctx: CliContext):
 
 
 def _run(ctx: CliContext) -> int:
-    from natv2.finetune.stage import format_table, run_finetune_stage
+    from natv2.finetune.stage import format_table
 
     config = run_config(ctx)
-    run = ctx.open_run_dir(config)
-    log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
-    summary = run_finetune_stage(run, config, log=log)
-    ctx.echo("\n".join(format_table(summary)))
-    ctx.echo(f"fine-tuned models and results: {run.models_dir}/ (summary: {run.models_dir / FINETUNE_SUMMARY})")
+    outcome, path = run_stage(ctx, config, "finetune", label="finetune")
+    models = Layout(path).models
+    ctx.echo("\n".join(format_table(outcome.result)))
+    ctx.echo(f"fine-tuned models and results: {models}/ (summary: {models / FINETUNE_SUMMARY})")
     return 0
 
 

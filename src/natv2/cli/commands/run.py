@@ -27,16 +27,12 @@ def _config(ctx: CliContext):
 
 
 def _run(ctx: CliContext) -> int:
-    import torch
-
     from natv2.pipeline.run import StageContext, run_pipeline, where_things_are
 
     config = _config(ctx)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise NatError("natv2 run drives every stage from one process and cannot run under torchrun",
                        "run the distributed stages on their own: torchrun ... -m natv2 train-supernet / search")
-    if config.run.threads:
-        torch.set_num_threads(int(config.run.threads))
     with stage_session(ctx, config, label=ctx.args.preset or "quickstart") as (dist, run_dir, _):
         ctx.echo(f"natv2 run: {run_dir.path}  (settings: {', '.join(ctx.config_sources())})")
 

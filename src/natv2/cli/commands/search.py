@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from natv2.cli.context import CliContext, add_force_option, stage_session
+from natv2.cli.context import CliContext, add_force_option, run_stage
 from natv2.cli.registry import Command
 
 
@@ -30,26 +30,19 @@ def search_config(ctx: CliContext):
 
 
 def _run(ctx: CliContext) -> int:
-    from natv2.io.artifacts import search_files
-    from natv2.search.stage import STAGE, format_final, run_search_stage
+    from natv2.io.artifacts import Layout, search_files
 
     config = search_config(ctx)
-    with stage_session(ctx, config, label="search") as (dist, run_dir, path):
-        events = (lambda kind, data: run_dir.log_event(STAGE, kind, **data)) if run_dir else None
-        log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
-        out = run_search_stage(config, path, dist=dist, log=log, events=events)
-        if run_dir is not None:
-            res = out.result
-            run_dir.mark_done(STAGE, n_archive=len(res.archive), n_front=len(res.front))
-            ctx.echo(f"search done: archive {len(res.archive)}, non-dominated {len(res.front)}, "
-                     f"high-trade-off picks {len(res.high_tradeoff)}; final HV {res.stats[-1]['hv']:.4f}")
-            table = format_final(out.final_test)
-            if table:
-                ctx.echo("\nfinal subnets (* = high-trade-off pick):\n" + "\n".join(table))
-            files = search_files(run_dir.layout.search)
-            names = ", ".join(p.name for p in (files.non_dominated, files.high_tradeoff, files.final_test, files.history))
-            ctx.echo(f"results: {files.root}/ ({names}); adapted supernet: {out.supernet_path}.safetensors")
-        return 0
+    outcome, path = run_stage(ctx, config, "search", label="search")
+    if path is not None:
+        out = outcome.result
+        res = out.result
+        ctx.echo(f"search done: archive {len(res.archive)}, non-dominated {len(res.front)}, "
+                 f"high-trade-off picks {len(res.high_tradeoff)}; final HV {res.stats[-1]['hv']:.4f}")
+        files = search_files(Layout(path).search)
+        names = ", ".join(p.name for p in (files.non_dominated, files.high_tradeoff, files.final_test, files.history))
+        ctx.echo(f"results: {files.root}/ ({names}); adapted supernet: {out.supernet_path}.safetensors")
+    return 0
 
 
 COMMANDS = [

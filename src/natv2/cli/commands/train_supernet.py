@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from natv2.cli.context import CliContext, add_force_option, stage_session
+from natv2.cli.context import CliContext, add_force_option, run_stage
 from natv2.cli.registry import Command
 
 
@@ -15,27 +15,23 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(ctx: CliContext) -> int:
-    from natv2.train.metrics import phase_eval_table
-    from natv2.train.run import STAGE, train_supernet
+    from natv2.io.artifacts import Layout
+    from natv2.train.metrics import MetricsLog, phase_eval_table
 
     config = ctx.config()
-    with stage_session(ctx, config, label="train") as (dist, run_dir, path):
-        events = (lambda kind, data: run_dir.log_event(STAGE, kind, **data)) if run_dir else None
-        result = train_supernet(config, path, dist=dist, resume=ctx.args.resume, events=events)
-        if run_dir is not None:
-            run_dir.mark_done(STAGE, weights=str(result.weights_path))
-            ctx.echo(f"trained supernet: {result.weights_path}")
-            for p in result.phases:
-                best = "-" if p.best_metric is None else f"{p.best_metric:.2f}%"
-                ctx.echo(f"  {p.name:<10} best validation (grid mean) {best}")
-            from natv2.train.metrics import MetricsLog
-
-            lay = run_dir.layout
-            table = phase_eval_table(MetricsLog(lay.train_metrics).read())
-            if table.count("\n") > 1:
-                ctx.echo("\nend-of-phase evaluation (top-1 %):\n" + table)
-            ctx.echo(f"metrics: {lay.train_metrics}  plot: {lay.train_plot}")
-        return 0
+    outcome, path = run_stage(ctx, config, "train", label="train", resume=ctx.args.resume)
+    if path is not None:
+        result = outcome.result
+        ctx.echo(f"trained supernet: {result.weights_path}")
+        for p in result.phases:
+            best = "-" if p.best_metric is None else f"{p.best_metric:.2f}%"
+            ctx.echo(f"  {p.name:<10} best validation (grid mean) {best}")
+        lay = Layout(path)
+        table = phase_eval_table(MetricsLog(lay.train_metrics).read())
+        if table.count("\n") > 1:
+            ctx.echo("\nend-of-phase evaluation (top-1 %):\n" + table)
+        ctx.echo(f"metrics: {lay.train_metrics}  plot: {lay.train_plot}")
+    return 0
 
 
 COMMANDS = [
