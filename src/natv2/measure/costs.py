@@ -12,7 +12,7 @@ Convention (the same as `count_macs` / `count_params`, see docs/measures.md):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from natv2.measure.layout import (
     ArchFamily,
@@ -24,6 +24,9 @@ from natv2.measure.layout import (
     se_channels,
 )
 from natv2.space import SubnetConfig
+
+if TYPE_CHECKING:
+    from natv2.supernets.arch import MacroArch
 
 
 class Cost(NamedTuple):
@@ -106,9 +109,10 @@ class CostModel:
     the branch masks from cfg.nw (parallel families; None = all three branches).
     """
 
-    def __init__(self, arch: str = "ofa_mbv3", n_classes: int = 1000) -> None:
+    def __init__(self, arch: "str | MacroArch" = "ofa_mbv3", n_classes: int = 1000) -> None:
+        """`arch`: a registered family name, or a supernet's own MacroArch (`supernet.arch`)."""
         self.family: ArchFamily = get_family(arch)
-        self.arch = arch
+        self.arch = arch if isinstance(arch, str) else self.family.name
         self.n_classes = int(n_classes)
         self._cost = lru_cache(maxsize=1 << 15)(self._cost_uncached)
 
@@ -141,6 +145,6 @@ class CostModel:
 
 
 @lru_cache(maxsize=64)
-def cost_model(arch: str = "ofa_mbv3", n_classes: int = 1000) -> CostModel:
+def cost_model(arch: "str | MacroArch" = "ofa_mbv3", n_classes: int = 1000) -> CostModel:
     """The closed-form cost model of a supernet family (see `CostModel`); shared per (arch, n_classes)."""
     return CostModel(arch, n_classes)

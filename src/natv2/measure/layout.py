@@ -3,47 +3,26 @@
 Everything here is a pure function of small integers and strings, so the cost model and the latency
 table can both walk the same plan and cache per-layer results. No torch modules are built.
 
-The macro-structure (spec §1.1, §2.1-2.4) is described by an `ArchFamily` (early exits? dense skips?
-parallel blocks?) and a `Widths` table that depends only on the width multiplier.
+The macro-structure (spec §1.1, §2.1-2.4) is the supernet's own `MacroArch` (natv2.supernets.arch),
+reached through the family registry: a family registered with `register_supernet` is costed exactly
+with no code here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Iterator, Mapping, NamedTuple
 
 from natv2.errors import ConfigError, InvalidSubnetError
+from natv2.nn.ops import make_divisible, mid_channels, se_channels
 from natv2.space import N_STAGES, NW_BITS, SLOTS_PER_STAGE, SubnetConfig
 
-# Base widths (w1.0) of OFA MobileNetV3 / OFAv2 (spec §1.1, §2.1).
-FIRST_CONV_BASE = 16
-FIRST_BLOCK_BASE = 16
-STAGE_BASE = (24, 40, 80, 112, 160)
-STAGE_STRIDES = (2, 2, 2, 1, 2)
-STAGE_ACTS = ("relu", "relu", "h_swish", "h_swish", "h_swish")
-STAGE_SE = (False, True, False, True, True)
-EXIT_FACTORS = (6, 8)  # OFAv2 exits: 6xC and 8xC of the stage they follow
-SE_REDUCTION = 4
-DIVISOR = 8
+if TYPE_CHECKING:
+    from natv2.supernets.arch import MacroArch
 
-
-def make_divisible(v: float, divisor: int = DIVISOR) -> int:
-    """OFA's channel rounding: nearest multiple of `divisor`, never below 90% of `v` (spec §1.1)."""
-    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return int(new_v)
-
-
-def mid_channels(cin: int, e: int) -> int:
-    """MBConv hidden width from the block's actual input width (spec §1.1)."""
-    return make_divisible(round(cin * e))
-
-
-def se_channels(mid: int) -> int:
-    """Squeeze-and-excitation hidden width: make_divisible(mid // 4, 8)."""
-    return make_divisible(mid // SE_REDUCTION)
+__all__ = ["ArchFamily", "FAMILIES", "Layer", "conv_out", "get_family", "layer_plan", "make_divisible", "mid_channels",
+           "se_channels", "widths"]
 
 
 def conv_out(h: int, stride: int) -> int:
@@ -54,27 +33,63 @@ def conv_out(h: int, stride: int) -> int:
 # ----------------------------------------------------------------------------------- families
 @dataclass(frozen=True)
 class ArchFamily:
-    """Which OFAv2 features a supernet family has (spec §2.1). `ofa_mbv3` has none."""
+    """A supernet family as the cost model walks it: its name and its own `MacroArch` (the one
+    architecture description; widths, strides, activations and SE all come from it)."""
 
     name: str
-    exits: bool = False
-    dense: bool = False
-    parallel: bool = False
+    arch: "MacroArch"
+
+    @property
+    def exits(self) -> bool:
+        return self.arch.early_exit
+
+    @property
+    def dense(self) -> bool:
+        return self.arch.dense
+
+    @property
+    def parallel(self) -> bool:
+        return self.arch.parallel
+
+    def at(self, width_mult: float) -> "MacroArch":
+        return _at_width(self.arch, float(width_mult))
 
 
-def _families() -> dict[str, ArchFamily]:
-    out = {"ofa_mbv3": ArchFamily("ofa_mbv3")}
-    for ex in ("se", "ee"):
-        for kind in ("b", "d", "p", "dp"):
-            name = f"ofav2_{ex}_{kind}"
-            out[name] = ArchFamily(name, exits=ex == "ee", dense="d" in kind, parallel="p" in kind)
-    return out
+@lru_cache(maxsize=None)
+def _at_width(arch: "MacroArch", width_mult: float) -> "MacroArch":
+    return replace(arch, width_mult=width_mult)
 
 
-FAMILIES: dict[str, ArchFamily] = _families()
+class _Families(Mapping[str, ArchFamily]):
+    """Every registered supernet family (a live view of natv2.supernets' registry)."""
+
+    def __getitem__(self, name: str) -> ArchFamily:
+        from natv2.supernets.registry import get_variant, list_supernets
+
+        if name not in list_supernets():
+            raise KeyError(name)
+        return ArchFamily(name, get_variant(name).macro_arch(n_classes=1))
+
+    def __iter__(self) -> Iterator[str]:
+        from natv2.supernets.registry import list_supernets
+
+        return iter(list_supernets())
+
+    def __len__(self) -> int:
+        from natv2.supernets.registry import list_supernets
+
+        return len(list_supernets())
 
 
-def get_family(arch: str) -> ArchFamily:
+FAMILIES: Mapping[str, ArchFamily] = _Families()
+
+
+def get_family(arch: "str | MacroArch | ArchFamily") -> ArchFamily:
+    """The family of a registered supernet name, or of a supernet's own `MacroArch`."""
+    if isinstance(arch, ArchFamily):
+        return arch
+    if not isinstance(arch, str):
+        return ArchFamily(f"custom({'ee' if arch.early_exit else 'se'})", replace(arch, n_classes=1))
     try:
         return FAMILIES[arch]
     except KeyError:
@@ -94,21 +109,15 @@ class Widths(NamedTuple):
 
 
 @lru_cache(maxsize=None)
-def widths(width_mult: float) -> Widths:
-    """Channel counts for `width_mult`; every width is make_divisible(base * w, 8).
+def _widths(arch: "MacroArch") -> Widths:
+    return Widths(arch.stem_width, arch.first_block_width, arch.stage_widths,
+                  tuple(arch.exit_widths(s) for s in range(1, N_STAGES + 1)))
 
-    Exit heads after stage i are make_divisible(6 * B_i * w) and make_divisible(8 * B_i * w), B_i the
-    stage's *base* width (spec §2.1), so exit 5 is OFA's own 960/1280 head at every width (natv2's
-    supernets do the same; OFAv2's builder rounds B_i*w first, which differs only for w != 1).
-    """
-    stages = tuple(make_divisible(c * width_mult) for c in STAGE_BASE)
-    heads = tuple(tuple(make_divisible(f * c * width_mult) for f in EXIT_FACTORS) for c in STAGE_BASE)
-    return Widths(
-        first_conv=make_divisible(FIRST_CONV_BASE * width_mult),
-        first_block=make_divisible(FIRST_BLOCK_BASE * width_mult),
-        stages=stages,
-        heads=heads,  # type: ignore[arg-type]
-    )
+
+def widths(width_mult: float, family: "str | ArchFamily" = "ofa_mbv3") -> Widths:
+    """Channel counts of `family` at `width_mult`, read from its MacroArch (exit heads after stage i are
+    make_divisible(6 * B_i * w) and make_divisible(8 * B_i * w), B_i the stage's *base* width)."""
+    return _widths(get_family(family).at(width_mult))
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -158,14 +167,15 @@ def _stage_plan(
     family: ArchFamily, width_mult: float, stage: int, h_in: int, ks: tuple[int, ...], es: tuple[int, ...], nws: tuple[int, ...] | None
 ) -> tuple[Layer, ...]:
     """Layers of one body stage (depth = len(ks)); cached since stages repeat across configs."""
-    wd = widths(width_mult)
+    arch = family.at(width_mult)
+    wd = _widths(arch)
     cin = wd.first_block if stage == 0 else wd.stages[stage - 1]
     cout = wd.stages[stage]
-    act, se = STAGE_ACTS[stage], STAGE_SE[stage]
+    act, se = arch.acts[stage], arch.use_se[stage]
     layers: list[Layer] = []
     h = h_in
     for j, (k, e) in enumerate(zip(ks, es)):
-        s = STAGE_STRIDES[stage] if j == 0 else 1
+        s = arch.strides[stage] if j == 0 else 1
         c_in = cin if j == 0 else cout
         bits = NW_BITS[nws[j]] if nws is not None else (1, 0, 0)
         if bits[0]:
@@ -182,11 +192,11 @@ def _stage_plan(
     return tuple(layers)
 
 
-def spatial_sizes(r: int) -> tuple[int, ...]:
-    """Input spatial size of stage 1..5 and, last, the output size of stage 5."""
+def spatial_sizes(r: int, strides: tuple[int, ...] = (2, 2, 2, 1, 2)) -> tuple[int, ...]:
+    """Input spatial size of stage 1..5 and, last, the output size of stage 5 (`strides`: the MacroArch's)."""
     h = conv_out(r, 2)  # first conv; the first block has stride 1
     out = [h]
-    for s in STAGE_STRIDES:
+    for s in strides:
         h = conv_out(h, s)
         out.append(h)
     return tuple(out)
@@ -209,16 +219,18 @@ def check_config(family: ArchFamily, cfg: SubnetConfig) -> None:
                 raise InvalidSubnetError(f"subnet field 'nw' of layer {i} is {cfg.nw[i]}; keys are 1..7", "fix 'nw'")
 
 
-def layer_plan(family: ArchFamily, cfg: SubnetConfig, n_classes: int) -> list[Layer]:
+def layer_plan(family: "ArchFamily | str | MacroArch", cfg: SubnetConfig, n_classes: int) -> list[Layer]:
     """Every costed layer of the network `cfg` extracts to, in forward order.
 
     nd (early-exit families) stops after stage nd and uses exit head nd; nw (parallel families; None
     means every branch, key 7) selects the branches of each layer; dense families add the §2.3 sums.
     """
+    family = get_family(family)
     check_config(family, cfg)
     w = cfg.w
-    wd = widths(w)
-    sizes = spatial_sizes(cfg.r)
+    arch = family.at(w)
+    wd = _widths(arch)
+    sizes = spatial_sizes(cfg.r, arch.strides)
     plan = [
         Layer("first_conv", 3, wd.first_conv, cfg.r, 3, 2, act="h_swish"),
         Layer("mbconv", wd.first_conv, wd.first_block, sizes[0], 3, 1, 1, False, "relu", residual=wd.first_conv == wd.first_block),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from natv2.errors import ConfigError
@@ -24,6 +24,13 @@ class SupernetVariant:
     parallel: bool = False
     resolutions: tuple[int, ...] = OFAV2_RESOLUTIONS
     description: str = ""
+    # Other MacroArch fields of this family (stage_channels, strides, acts, use_se, stem, ...): the one
+    # architecture description that extraction, params/MACs and latency tables all derive from.
+    macro: Mapping[str, Any] = field(default_factory=dict)
+
+    def macro_arch(self, n_classes: int, width_mult: float = 1.0, **fields: Any) -> MacroArch:
+        return MacroArch(n_classes=int(n_classes), width_mult=float(width_mult), early_exit=self.early_exit,
+                         dense=self.dense, parallel=self.parallel, **{**dict(self.macro), **fields})
 
     def default_space(self, width_mult: float) -> SearchSpace:
         return SearchSpace(
@@ -127,18 +134,8 @@ def create(
     if int(n_classes) < 1:
         raise ConfigError(f"n_classes must be positive, got {n_classes}", "pass the number of classes of the dataset")
     sp = resolve_space(variant, width_mult, space, space_overrides)
-    arch = MacroArch(
-        n_classes=int(n_classes),
-        width_mult=float(width_mult),
-        early_exit=variant.early_exit,
-        dense=variant.dense,
-        parallel=variant.parallel,
-        ks=sp.ks,
-        e=sp.e,
-        max_depth=max(sp.d),
-        dropout=dropout,
-        bn=bn or BNParams(),
-    )
+    arch = variant.macro_arch(n_classes, width_mult, ks=sp.ks, e=sp.e, max_depth=max(sp.d), dropout=dropout,
+                              bn=bn or BNParams())
     return Supernet(name, arch, sp)
 
 
