@@ -399,29 +399,29 @@ class SearchOutput:
 
 
 @dataclass(frozen=True)
-class FineTuned:
+class _Summary:
+    """A stage's summary file under models/ (its producer writes it with `stamp`)."""
+
+    path: Path
+    summary: dict[str, Any]
+    FILE = ""
+
+    @classmethod
+    def read(cls, root: str | Path) -> "Any":
+        path = Layout(root).models / cls.FILE
+        return cls(path, read_json_checked(path)) if path.is_file() else None
+
+
+class FineTuned(_Summary):
     """models/finetune.json: every fine-tuned model of the run (natv2.finetune.runner writes it)."""
 
-    path: Path
-    summary: dict[str, Any]
-
-    @classmethod
-    def read(cls, root: str | Path) -> "FineTuned | None":
-        path = Layout(root).models / FINETUNE_SUMMARY
-        return cls(path, read_json_checked(path)) if path.is_file() else None
+    FILE = FINETUNE_SUMMARY
 
 
-@dataclass(frozen=True)
-class Exported:
+class Exported(_Summary):
     """models/export.json: every exported model of the run (natv2.export.runner writes it)."""
 
-    path: Path
-    summary: dict[str, Any]
-
-    @classmethod
-    def read(cls, root: str | Path) -> "Exported | None":
-        path = Layout(root).models / EXPORT_SUMMARY
-        return cls(path, read_json_checked(path)) if path.is_file() else None
+    FILE = EXPORT_SUMMARY
 
 
 @dataclass(frozen=True)
