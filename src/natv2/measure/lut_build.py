@@ -7,8 +7,7 @@ What `natv2 latency-table` runs; the pieces are natv2.measure.lut's. Timing uses
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 from natv2.measure.lut import LatencyTable, TableValidation, validate_table
 
@@ -57,8 +56,4 @@ def build_calibrated_table(req: TableRequest, log: Callable[[str], None] = lambd
     return table, report
 
 
-def save_table(table: LatencyTable, path: str | Path) -> Path:
-    return table.save(path)
-
-
-__all__ = ["TableRequest", "build_calibrated_table", "save_table"]
+__all__ = ["TableRequest", "build_calibrated_table"]
