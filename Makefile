@@ -34,9 +34,16 @@ system-test-deps:
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(SYSTEM_TEST_PKGS) >/dev/null 2>&1; }; }; } || \
 	echo "note: could not install $(SYSTEM_TEST_PKGS); the tests that use them will skip"
 
-## The main job: the one-command pipeline on the default dataset.
+# This project's development and CI layout keeps the datasets in ../shared/data; natv2 itself never
+# looks there, so it is passed in as $$NATV2_DATA (unless set already). Elsewhere natv2 finds the data
+# in $$NATV2_DATA, ./data or its cache, and `make quickstart` downloads CIFAR-10 when it is in none.
+ifneq ($(wildcard ../shared/data),)
+export NATV2_DATA ?= $(abspath ../shared/data)
+endif
+
+## The main job: the one-command pipeline on the default dataset (fetched once, checksummed, if missing).
 quickstart: install
-	$(BIN)/natv2 run
+	$(BIN)/natv2 run --set data.download=true
 
 ## The whole test suite: the default tier, then the slow tier.
 test: install-test

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
+from pathlib import Path
 
 import pytest
 import torch
+
+
+# Where the tests' real data lies ($NATV2_TEST_DATA; in this project's dev/CI layout ../shared/data).
+# natv2 itself looks only at $NATV2_DATA (and ./data, the cache), so the CLI run by the tests gets it there.
+TEST_DATA = Path(os.environ.get("NATV2_TEST_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+os.environ.setdefault("NATV2_DATA", str(TEST_DATA))
 
 
 @pytest.fixture(autouse=True)

@@ -112,3 +112,61 @@ def test_running_again_skips_finished_stages(smoke_run):
     for stage in ("train", "search", "finetune", "export"):
         assert f"{stage}: " in proc.stdout and "already done, skipped" in proc.stdout
     assert proc.stdout.count("already done, skipped") == 4
+
+
+def _digits_test_pngs(run_dir: Path, folder: Path, n: int) -> tuple[list[str], np.ndarray, dict]:
+    """The first `n` test images of the run's dataset as greyscale PNG files, and the run's own eval inputs."""
+    from PIL import Image
+
+    from natv2.data import load_dataset
+    from natv2.data.augment import make_eval_transform
+    from natv2.pipeline.config import resolve_config
+
+    config = resolve_config(config_file=run_dir / "config.yaml")
+    splits = load_dataset(config.data)
+    paths = []
+    for i in range(n):
+        path = folder / f"test_{i:03d}.png"
+        Image.fromarray(splits.test.images[i, 0].numpy(), mode="L").save(path)
+        paths.append(str(path))
+    transform = make_eval_transform(config.data, splits.mean, splits.std, splits.image_size)
+    return paths, splits.test.images[:n], {"transform": transform, "classes": splits.classes}
+
+
+def test_predict_gives_the_pytorch_models_predictions_in_every_format(smoke_run, tmp_path):
+    """`natv2 predict` with only the exported files (no run dir, no dataset) = the PyTorch model on the run's inputs."""
+    import natv2
+
+    run_dir, _ = smoke_run
+    summary = json.loads((run_dir / "models" / "export.json").read_text())
+    paths, images, data = _digits_test_pngs(run_dir, tmp_path, 48)
+    for entry in summary["models"]:
+        folder = run_dir / "models" / entry["folder"]
+        meta = json.loads((folder / "meta.json").read_text())
+        assert meta["classes"] == data["classes"] and meta["preprocessing"]["resize"] == "resize"
+        model = natv2.load_model(folder)
+        with torch.no_grad():
+            expected = model(data["transform"](images, int(meta["resolution"])).contiguous()).argmax(1).tolist()
+        assert len(set(expected)) > 1, "a constant classifier would not test the input pipeline"
+        for fmt in ("safetensors", "torchscript", "onnx"):
+            proc = _natv2("predict", str(folder), *paths, "--format", fmt, "--json", cwd=tmp_path)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            got = [p["index"] for p in json.loads(proc.stdout)["predictions"]]
+            assert got == expected, fmt
+        ours = natv2.predict(folder / entry["files"]["onnx"], paths[:5], top=3)
+        assert [p.index for p in ours] == expected[:5] and len(ours[0].top) == 3
+        assert ours[0].label == data["classes"][expected[0]]
+
+
+def test_predict_refuses_bad_images_and_models_in_one_paragraph(smoke_run, tmp_path):
+    run_dir, _ = smoke_run
+    folder = run_dir / "models" / json.loads((run_dir / "models" / "export.json").read_text())["models"][0]["folder"]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    for args, words in (([str(folder), str(bad)], "cannot read image"),
+                        ([str(folder), str(tmp_path / "missing.png")], "does not exist"),
+                        ([str(bad), str(bad)], "not a model file"),
+                        ([str(tmp_path), str(bad)], "no safetensors model")):
+        proc = _natv2("predict", *args, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert words in proc.stderr and "fix:" in proc.stderr

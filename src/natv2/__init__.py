@@ -1,13 +1,50 @@
-"""natv2: multi-objective neural architecture search (OFA/OFAv2 supernets, NAT and NATv2)."""
+"""natv2: multi-objective neural architecture search (OFA/OFAv2 supernets, NAT and NATv2).
+
+The front door: the names most scripts need, without knowing the sub-packages.
+
+    from natv2 import create_supernet, list_supernets, SubnetConfig, SearchConfig, run_search, load_model
+    net = create_supernet("ofav2_ee_d", n_classes=10, r=[32])
+    result = run_search(net.space, evaluate, ["err", "params"], config=SearchConfig(iterations=5))
+    model = load_model("runs/x/models/subnet-0")
+    print(predict(model_folder, ["cat.png"]))
+
+Every name is imported on first use (PEP 562), so `import natv2` stays cheap (no torch), and
+`load_model` / `predict` pull in neither training nor fine-tuning code.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
+# public name -> (module, attribute in it)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "create_supernet": ("natv2.supernets.registry", "create"),
+    "list_supernets": ("natv2.supernets.registry", "list_supernets"),
+    "register_supernet": ("natv2.supernets.registry", "register_supernet"),
+    "SubnetConfig": ("natv2.space.subnet", "SubnetConfig"),
+    "SearchSpace": ("natv2.space.space", "SearchSpace"),
+    "SearchConfig": ("natv2.search.config", "SearchConfig"),
+    "run_search": ("natv2.search.loop", "run_search"),
+    "load_model": ("natv2.export.bundle", "load_model"),
+    "predict": ("natv2.export.predict", "predict"),
+    "Registry": ("natv2.registry", "Registry"),
+}
 
-def load_model(path, map_location="cpu"):
-    """Rebuild a model written by `natv2 export` or `natv2 finetune` (folder, stem, .safetensors or .json).
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
-    Needs natv2 alone (no supernet, no pickle). Imported lazily so `import natv2` stays light.
-    """
-    from natv2.export.bundle import load_model as _load_model
 
-    return _load_model(path, map_location)
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'natv2' has no attribute {name!r}") from None
+    value = getattr(import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,8 +1,9 @@
 """Where datasets are looked for when no root is given, and the `natv2 datasets` listing.
 
-Search order, first match wins: $NATV2_DATA/<name>, ./data/<name>, ../shared/data/<name> (both
-relative to the working directory and to the repository), <cache>/data/<name> (where downloads
-go), then places specific to a dataset (e.g. Debian's /usr/share/datasets/fashion-mnist).
+Search order, first match wins: $NATV2_DATA/<name>, ./data/<name> (relative to the working
+directory), <cache>/data/<name> (where downloads go), then places specific to a dataset (e.g.
+Debian's /usr/share/datasets/fashion-mnist). Nothing is looked up relative to where natv2 is
+installed: a data folder elsewhere is named by $NATV2_DATA or data.root.
 Each place is also tried under the dataset's usual folder aliases (cifar-10-batches-py, ...).
 """
 
@@ -20,23 +21,13 @@ if TYPE_CHECKING:
     from natv2.data.sources.base import DatasetSource
 
 
-def repo_root() -> Path | None:
-    """The source checkout this package runs from (src layout), if any."""
-    root = Path(__file__).resolve().parents[3]
-    return root if (root / "pyproject.toml").exists() else None
-
-
 def search_bases(cache_dir: str | None = None) -> list[Path]:
     """Parent folders tried, in order, without duplicates."""
     bases: list[Path] = []
     env = os.environ.get("NATV2_DATA")
     if env:
         bases.append(Path(env).expanduser())
-    cwd = Path.cwd()
-    bases += [cwd / "data", cwd.parent / "shared" / "data"]
-    repo = repo_root()
-    if repo is not None:
-        bases += [repo / "data", repo.parent / "shared" / "data"]
+    bases.append(Path.cwd() / "data")
     bases.append(cache_root(cache_dir) / "data")
     unique: list[Path] = []
     for b in bases:

@@ -10,12 +10,14 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, TextIO
 
 from natv2.errors import DataError
 
@@ -41,9 +43,45 @@ def verify_md5(path: Path, expected: str) -> None:
         )
 
 
+class Progress:
+    """A one-line download progress bar on stderr (redrawn in place on a terminal, every 10% otherwise)."""
+
+    def __init__(self, label: str, total: int | None, stream: TextIO | None = None) -> None:
+        self.label, self.total, self.stream = label, total, stream or sys.stderr
+        self.done, self._shown = 0, -1
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def update(self, n: int) -> None:
+        self.done += n
+        mb = self.done / 1e6
+        if self.total:
+            pct = min(100, int(100 * self.done / self.total))
+            step = pct if self.tty else pct // 10 * 10
+            if step == self._shown:
+                return
+            self._shown = step
+            bar = "#" * (pct // 4)
+            text = f"{self.label}: [{bar:<25}] {pct:3d}% {mb:.1f}/{self.total / 1e6:.1f} MB"
+        else:
+            text = f"{self.label}: {mb:.1f} MB"
+        print(("\r" + text) if self.tty else text, end="" if self.tty else "\n", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=self.stream, flush=True)
+
+
+def _copy(resp: Any, out: BinaryIO, progress: Progress, chunk: int = 1 << 20) -> None:
+    while block := resp.read(chunk):
+        out.write(block)
+        progress.update(len(block))
+    progress.close()
+
+
 def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
-    """Download `url` to `dest` (via a temp file, renamed only once the checksum matches).
-    An existing `dest` with the right checksum is kept."""
+    """Download `url` to `dest` (via a temp file, renamed only once the checksum matches), with a
+    progress bar. An existing `dest` with the right checksum is kept, so a file put there by hand
+    (offline machines) is used as it is."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and md5 and md5_of(dest) == md5:
         return dest
@@ -51,15 +89,18 @@ def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out, length=1 << 20)
+            length = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
+            _copy(resp, out, Progress(f"downloading {dest.name}", int(length) if length else None))
         if md5:
             verify_md5(Path(tmp), md5)
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, ValueError) as exc:
+        checksum = f" (md5 {md5})" if md5 else ""
         raise DataError(
             f"could not download {url}: {exc}",
-            fix="check the network (or data.download_url), or download the files yourself and set "
-            "data.root to their folder.",
+            fix=f"check the network (or data.download_url), or, on a machine without one, fetch {url}{checksum} "
+            f"elsewhere and put it at {dest} (it is checked and unpacked there on the next run), or unpack the "
+            "dataset anywhere and set data.root (or $NATV2_DATA) to its folder.",
         ) from None
     finally:
         if os.path.exists(tmp):

@@ -99,6 +99,18 @@ def _decode_one(path: str, size: tuple[int, int] | None) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
+def decode_image(path: str | os.PathLike) -> np.ndarray:
+    """One image file as 3 x H x W uint8 RGB, decoded as the datasets are; a DataError names a bad file."""
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise DataError(f"image file {p} does not exist", fix="check the path.")
+    try:
+        return _decode_one(p, None)
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
+        raise DataError(f"cannot read image {p} ({type(exc).__name__}: {exc})",
+                        fix="pass an image file Pillow can read (PNG, JPEG, BMP, ...).") from None
+
+
 def _decode_chunk(args: tuple[list[str], tuple[int, int]]) -> tuple[np.ndarray, list[tuple[int, str]]]:
     paths, size = args
     out = np.zeros((len(paths), 3, size[0], size[1]), dtype=np.uint8)

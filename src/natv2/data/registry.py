@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from natv2.errors import DataError
+from natv2.registry import Registry
 
 if TYPE_CHECKING:
     from natv2.data.sources.base import DatasetSource
@@ -12,35 +13,15 @@ if TYPE_CHECKING:
 S = TypeVar("S", bound="type[DatasetSource]")
 
 
-class DatasetRegistry:
-    """A name -> source-class table; filled once, when natv2.data.sources is imported."""
-
-    def __init__(self) -> None:
-        self._sources: dict[str, type[DatasetSource]] = {}
-
-    def register(self, cls: S) -> S:
-        name = cls.name
-        if name in self._sources and self._sources[name] is not cls:
-            raise ValueError(f"dataset {name!r} is registered twice")
-        self._sources[name] = cls
-        return cls
-
-    def names(self) -> list[str]:
-        return sorted(self._sources)
-
-    def get(self, name: str) -> type[DatasetSource]:
-        try:
-            return self._sources[name]
-        except KeyError:
-            raise DataError(
-                f"unknown dataset {name!r}; known datasets: {', '.join(self.names())}",
-                fix="set data.name to one of those, or use 'imagefolder' with data.root pointing at a "
-                "class-per-folder tree (train/<class>/*.jpg).",
-            ) from None
+DATASETS: Registry[type[DatasetSource]] = Registry(
+    "dataset", error=DataError,
+    fix="set data.name to one of {names}, or use 'imagefolder' with data.root pointing at a "
+    "class-per-folder tree (train/<class>/*.jpg).")
 
 
-DATASETS = DatasetRegistry()
-register: Callable[[S], S] = DATASETS.register
+def register(cls: S) -> S:
+    """Class decorator: register a dataset source under its `name` (a second class under it is refused)."""
+    return DATASETS.add(cls.name, cls)
 
 
 def get_source_class(name: str) -> type[DatasetSource]:

@@ -17,8 +17,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from natv2.errors import CheckpointError
-from natv2.finetune.multi_exit import MultiExitEnsemble
 from natv2.io.artifacts import EXPORT_STEM
+from natv2.nn.multi_exit import MultiExitEnsemble
 from natv2.io.atomic import atomic_write_with
 
 STEM = EXPORT_STEM

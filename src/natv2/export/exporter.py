@@ -28,8 +28,8 @@ from natv2.errors import ConfigError, NatError
 from natv2.export import bundle
 from natv2.export.config import ExportConfig
 from natv2.export.formats import EXPORTERS, Check, ExportSpec, outputs_on, parity_check, reference_outputs
-from natv2.finetune.multi_exit import AllOutputs, MultiExitEnsemble
 from natv2.io.artifacts import EXPORT_META as META_FILE
+from natv2.nn.multi_exit import AllOutputs, MultiExitEnsemble
 from natv2.io.atomic import atomic_write_json
 
 

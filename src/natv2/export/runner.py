@@ -52,10 +52,12 @@ InputsFor = Callable[[int], "torch.Tensor | None"]
 
 
 def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[str, Any],
-                     log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None) -> dict[str, Any]:
+                     log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None,
+                     extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Export every fine-tuned model under `models_dir` (written by `natv2 finetune`).
 
     `inputs_for(resolution)`: real images for the parity checks (None: random inputs).
+    `extra`: metadata every model gets (the dataset's preprocessing and class names).
     """
     log = log or (lambda msg: None)
     root = Path(models_dir)
@@ -86,6 +88,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
             source={**dict(source), "iteration": (result.get("search") or {}).get("iteration"), "weights": "finetuned",
                     "e_star": result.get("e_star")},
             exits=result.get("exits"), exit_output_weights=(result.get("exit_weights") or {}).get("beta"),
+            extra=extra,
         )
         inputs = inputs_for(result["resolution"]) if inputs_for else None
         record = export_model(model, folder, meta, cfg, inputs=inputs)
@@ -95,8 +98,12 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
 
 
 def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[tuple[str, nn.Module, Mapping[str, Any]]],
-                     log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None) -> dict[str, Any]:
-    """Export ready-built models (e.g. inherited subnets, BN recalibrated): (name, model, metadata) each."""
+                     log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None,
+                     extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Export ready-built models (e.g. inherited subnets, BN recalibrated): (name, model, metadata) each.
+
+    `extra`: metadata every model gets (the dataset's preprocessing and class names).
+    """
     log = log or (lambda msg: None)
     root = Path(models_dir)
     records = []
@@ -106,7 +113,7 @@ def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[
             log(f"[{i}/{len(items)}] {name}: already exported, skipped")
         else:
             log(f"[{i}/{len(items)}] {name}: exporting {', '.join(cfg.formats)}")
-            full = {**meta, "latency": measure(model, int(meta["resolution"]), cfg)}
+            full = {**meta, **dict(extra or {}), "latency": measure(model, int(meta["resolution"]), cfg)}
             export_model(model, folder, full, cfg, inputs=inputs_for(int(meta["resolution"])) if inputs_for else None)
         records.append(_summary(folder, read_json(folder / META_FILE)))
     return write_summary(root, cfg, records)

@@ -42,22 +42,31 @@ def _inherited_items(run: Any, config: Any, log: Callable[[str], None]) -> list[
     return items
 
 
-def parity_inputs(config: Any, n: int, log: Callable[[str], None]) -> Callable[[int], Any] | None:
+def _splits_or_none(config: Any, log: Callable[[str], None]) -> Any:
+    """The run's dataset, or None (logged) when it cannot be loaded here."""
+    from natv2.data import load_dataset
+    from natv2.errors import DataError
+
+    try:
+        return load_dataset(config.data)
+    except DataError as err:
+        log(f"export: parity checks use random inputs and the models carry no preprocessing "
+            f"(the run's data is not available here: {err.problem})")
+        return None
+
+
+def parity_inputs(config: Any, n: int, log: Callable[[str], None], splits: Any = None) -> Callable[[int], Any] | None:
     """The first `n` validation images at a given resolution, for parity checks on real inputs.
 
     Falls back to random inputs (None) when the run's data cannot be loaded here.
     """
     import numpy as np
 
-    from natv2.data import load_dataset
     from natv2.data.augment import make_eval_transform
     from natv2.data.loaders import EvalLoader
-    from natv2.errors import DataError
 
-    try:
-        splits = load_dataset(config.data)
-    except DataError as err:
-        log(f"export: parity checks use random inputs (the run's data is not available here: {err.problem})")
+    splits = splits if splits is not None else _splits_or_none(config, log)
+    if splits is None:
         return None
     which = "val" if len(splits.val) >= n else "test"
     if len(getattr(splits, which)) < n:
@@ -76,15 +85,19 @@ def parity_inputs(config: Any, n: int, log: Callable[[str], None]) -> Callable[[
 def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Export the models of `run` (a writable RunDir) as `config.export` says (the pipeline driver sets
     threads and records the stage's start and done)."""
+    from natv2.export.preprocessing import dataset_metadata
     from natv2.export.runner import export_finetuned, export_inherited
 
     ex = config.export
-    inputs_for = parity_inputs(config, max(ex.parity_batches), log)
+    splits = _splits_or_none(config, log)
+    inputs_for = parity_inputs(config, max(ex.parity_batches), log, splits) if splits is not None else None
+    dataset_meta = dataset_metadata(config.data, splits) if splits is not None else {}
     if ex.source == "finetuned":
         summary = export_finetuned(run.models_dir, ex, {"run_dir": str(run.path), "run_id": run.path.name}, log=log,
-                                   inputs_for=inputs_for)
+                                   inputs_for=inputs_for, extra=dataset_meta)
     else:
-        summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, log), log=log, inputs_for=inputs_for)
+        summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, log), log=log, inputs_for=inputs_for,
+                                   extra=dataset_meta)
     for m in summary["models"]:
         run.log_event(STAGE, "model_exported", name=m["name"], files=m["files"], max_abs_diff=m["max_abs_diff"])
     return summary

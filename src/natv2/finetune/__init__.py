@@ -23,7 +23,7 @@ _EXPORTS = {
     "select_subnets": "natv2.finetune.selection",
     "read_candidates": "natv2.finetune.selection",
     "exit_weights": "natv2.finetune.weights",
-    "MultiExitEnsemble": "natv2.finetune.multi_exit",
+    "MultiExitEnsemble": "natv2.nn.multi_exit",
     "subnet_cost": "natv2.finetune.costs",
     "SplitsData": "natv2.finetune.data",
     "run_finetune_stage": "natv2.finetune.stage",

@@ -12,7 +12,7 @@ from typing import Callable, Protocol
 from torch import nn
 
 from natv2.errors import ConfigError
-from natv2.finetune.multi_exit import MultiExitEnsemble
+from natv2.nn.multi_exit import MultiExitEnsemble
 from natv2.finetune.weights import exit_weights
 from natv2.space import SubnetConfig
 

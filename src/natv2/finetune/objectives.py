@@ -12,7 +12,7 @@ from typing import Protocol, Sequence
 import torch
 from torch import nn
 
-from natv2.finetune.multi_exit import MultiExitEnsemble
+from natv2.nn.multi_exit import MultiExitEnsemble
 from natv2.train.losses import aep_loss, label_smoothed_ce
 
 

@@ -11,22 +11,22 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from natv2.errors import CheckpointError
 from natv2.nn.layers import BNParams, ConvBNAct, ExitHead, MBConv, ParallelBlock, TransformBranch
 from natv2.nn.stages import Stage
+from natv2.registry import Registry
 
 STATIC_FORMAT = "natv2-static-mbv3"
 STATIC_VERSION = 1
 
 LayerBuilder = Callable[[Mapping[str, Any], BNParams], nn.Module]
-LAYER_BUILDERS: dict[str, LayerBuilder] = {}
+LAYER_BUILDERS: Registry[LayerBuilder] = Registry(
+    "layer type", error=CheckpointError, fix="the model file was written by another natv2 version: load it with that one")
 
 
 def register_layer(type_name: str) -> Callable[[LayerBuilder], LayerBuilder]:
-    def deco(fn: LayerBuilder) -> LayerBuilder:
-        LAYER_BUILDERS[type_name] = fn
-        return fn
-
-    return deco
+    """Decorator: build config dicts of `"type": type_name` with the decorated function."""
+    return LAYER_BUILDERS.register(type_name)
 
 
 register_layer("conv")(ConvBNAct.from_config)
@@ -42,11 +42,7 @@ def _build_parallel(c: Mapping[str, Any], bn: BNParams) -> ParallelBlock:
 
 def build_layer(config: Mapping[str, Any], bn: BNParams = BNParams()) -> nn.Module:
     """Build one layer from its config dict."""
-    try:
-        builder = LAYER_BUILDERS[config["type"]]
-    except KeyError:
-        raise ValueError(f"unknown layer type {config.get('type')!r}; known: {sorted(LAYER_BUILDERS)}") from None
-    return builder(config, bn)
+    return LAYER_BUILDERS.get(config.get("type"))(config, bn)
 
 
 class StaticNet(nn.Module):

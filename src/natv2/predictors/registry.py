@@ -7,8 +7,9 @@ from typing import Any, Callable, TypeVar
 
 from natv2.errors import ConfigError
 from natv2.predictors.base import Surrogate
+from natv2.registry import Registry
 
-_SURROGATES: dict[str, type] = {}
+_SURROGATES: Registry[type] = Registry("surrogate", fix="choose one of {names}")
 
 T = TypeVar("T", bound=type)
 
@@ -19,17 +20,14 @@ def register(name: str) -> Callable[[T], T]:
     def deco(cls: T) -> T:
         if not dataclasses.is_dataclass(cls):
             raise TypeError(f"surrogate {cls.__name__} must be a dataclass (its fields are its parameters)")
-        if name in _SURROGATES and _SURROGATES[name] is not cls:
-            raise ValueError(f"surrogate name '{name}' is already registered by {_SURROGATES[name].__name__}")
-        _SURROGATES[name] = cls
-        return cls
+        return _SURROGATES.add(name, cls)
 
     return deco
 
 
 def list_surrogates() -> list[str]:
     """Registered surrogate names, sorted."""
-    return sorted(_SURROGATES)
+    return _SURROGATES.names()
 
 
 def surrogate_params(name: str) -> dict[str, Any]:
@@ -60,7 +58,4 @@ def create(name: str, seed: int = 0, **params: Any) -> Surrogate:
 
 
 def _lookup(name: str) -> type:
-    try:
-        return _SURROGATES[name]
-    except KeyError:
-        raise ConfigError(f"unknown surrogate '{name}'", f"choose one of {list_surrogates()}") from None
+    return _SURROGATES.get(name)

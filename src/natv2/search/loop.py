@@ -413,15 +413,29 @@ def default_hv_bounds(objectives: Sequence[Objective], enc: GeneEncoding) -> dic
     return out
 
 
+def config_for(config: SearchConfig | None, policy: str | None, seed: int | None, objectives: list[str],
+               overrides: Mapping[str, Any]) -> SearchConfig:
+    """The complete config of one search: `config`'s own values (or the policy preset's) + overrides."""
+    if config is None:
+        return make_config(policy or "natv2", seed=0 if seed is None else seed, objectives=objectives, **overrides)
+    if policy is not None and policy != config.policy:
+        raise ConfigError(f"run_search got policy={policy!r} and a config with policy={config.policy!r}",
+                          "give the policy in one place: SearchConfig(policy=...) or policy=, not both")
+    own = {k: v for k, v in config.to_dict().items() if k != "policy"}
+    seed = seed if seed is not None else config.seed if config.seed is not None else 0
+    return make_config(config.policy, **{**own, **dict(overrides), "seed": seed, "objectives": objectives})
+
+
 def run_search(
     space: SearchSpace | Mapping[str, Any] | None,
     evaluate: Evaluate,
-    objectives: Sequence[ObjectiveSpec] = ("err", "params"),
-    policy: str = "natv2",
-    seed: int = 0,
+    objectives: Sequence[ObjectiveSpec] | None = None,
+    policy: str | None = None,
+    seed: int | None = None,
     run_dir: str | Path | None = None,
     adapter: SupernetAdapter | None = None,
     *,
+    config: SearchConfig | None = None,
     latency_table: Any = None,
     supernet: Any = None,
     latency_options: Mapping[str, Any] | None = None,
@@ -434,6 +448,9 @@ def run_search(
     objectives: names ("err" first; "params", "macs", "latency", "lut_latency"), `Objective`s or
         (name, fn) pairs. policy: preset "nat" | "natv2" | "random"; `overrides` set single switches of
         `SearchConfig` (unknown keys raise ConfigError). adapter: optional supernet adaptation hook.
+    config: a whole `SearchConfig` instead of policy + overrides (its policy fills the fields it leaves
+        None; `overrides` still apply on top). Objectives and seed default to the config's, else
+        ("err", "params") and 0.
     latency_table: LatencyTable or path, for "lut_latency". supernet + latency_options (keyword
         arguments of `natv2.measure.measure_latency`: threads, batch_size, warmup, runs, device): "latency".
     """
@@ -446,8 +463,8 @@ def run_search(
         supernet=supernet,
         extra={"latency_options": dict(latency_options)} if latency_options else {},
     )
-    objs = resolve_objectives(list(objectives), ctx)
-    cfg = make_config(policy, seed=seed, objectives=[o.name for o in objs], **overrides)
+    objs = resolve_objectives(list(objectives or (config.objectives if config else ("err", "params"))), ctx)
+    cfg = config_for(config, policy, seed, [o.name for o in objs], overrides)
     enc = GeneEncoding(sp)
     missing = [o for o in objs if o.name not in cfg.hv_bounds]
     if missing:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, Union
 
 from natv2.errors import ConfigError
+from natv2.registry import Registry
 from natv2.space import SearchSpace, SubnetConfig
 
 CostFn = Callable[[SubnetConfig], float]
@@ -49,29 +50,24 @@ class ObjectiveRegistry:
     """name -> factory(ObjectiveContext) -> cost function."""
 
     def __init__(self) -> None:
-        self._factories: dict[str, Callable[[ObjectiveContext], CostFn]] = {}
+        self._factories: Registry[Callable[[ObjectiveContext], CostFn]] = Registry(
+            "objective", fix="choose from ['err', *{names}], or pass (name, function) to add your own")
+        self._factories.add("err", _error_placeholder)  # the evaluator's objective: the name is taken
 
     def register(self, name: str) -> Callable[[Callable[[ObjectiveContext], CostFn]], Callable[[ObjectiveContext], CostFn]]:
-        def deco(factory: Callable[[ObjectiveContext], CostFn]) -> Callable[[ObjectiveContext], CostFn]:
-            self._factories[name] = factory
-            return factory
-
-        return deco
+        """Decorator: add a cost factory under `name`; a taken name is refused (DuplicateNameError)."""
+        return self._factories.register(name)
 
     def names(self) -> list[str]:
-        return ["err", *sorted(self._factories)]
+        return ["err", *(n for n in self._factories.names() if n != "err")]
 
     def build(self, name: str, context: ObjectiveContext) -> Objective:
-        if name == "err":
-            return Objective("err")
-        try:
-            factory = self._factories[name]
-        except KeyError:
-            raise ConfigError(
-                f"unknown objective '{name}'",
-                f"choose from {self.names()}, or pass (name, function) to add your own",
-            ) from None
-        return Objective(name, factory(context))
+        factory = self._factories.get(name)
+        return Objective("err") if factory is _error_placeholder else Objective(name, factory(context))
+
+
+def _error_placeholder(context: ObjectiveContext) -> CostFn:
+    raise AssertionError("'err' is computed by the evaluator, never built from a factory")
 
 
 OBJECTIVES = ObjectiveRegistry()

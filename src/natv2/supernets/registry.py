@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from natv2.errors import ConfigError
 from natv2.nn.layers import BNParams
+from natv2.registry import Registry
 from natv2.space import N_STAGES, SearchSpace, nw_keys_for_branch_counts
 from natv2.supernets.arch import MacroArch
 from natv2.supernets.supernet import ARCH_FORMAT, Supernet
@@ -41,30 +42,26 @@ class SupernetVariant:
         )
 
 
-_REGISTRY: dict[str, SupernetVariant] = {}
+_REGISTRY: Registry[SupernetVariant] = Registry("supernet", fix="choose one of {names}")
 
 
 def register_supernet(name: str) -> Callable[[Callable[[], SupernetVariant]], Callable[[], SupernetVariant]]:
     """Decorator: register the variant returned by the decorated factory under `name`."""
 
     def deco(factory: Callable[[], SupernetVariant]) -> Callable[[], SupernetVariant]:
-        if name in _REGISTRY:
-            raise ValueError(f"supernet {name!r} is already registered")
-        _REGISTRY[name] = factory()
+        _REGISTRY.check_free(name)  # before the factory runs
+        _REGISTRY.add(name, factory())
         return factory
 
     return deco
 
 
 def list_supernets() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_variant(name: str) -> SupernetVariant:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown supernet '{name}'", f"choose one of {list_supernets()}") from None
+    return _REGISTRY.get(name)
 
 
 @register_supernet("ofa_mbv3")

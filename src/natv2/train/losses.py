@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from natv2.nn.multi_exit import normalise_weights  # noqa: F401  (also imported from here)
+
 
 def label_smoothed_ce(logits: Tensor, target: Tensor, smoothing: float = 0.1) -> Tensor:
     """Mean CE against (1-s)·onehot + s/K (OFA's `cross_entropy_with_label_smoothing`)."""
@@ -18,18 +20,6 @@ def label_smoothed_ce(logits: Tensor, target: Tensor, smoothing: float = 0.1) ->
 def soft_ce(logits: Tensor, soft_target: Tensor) -> Tensor:
     """Mean over the batch of -Σ p·log q: OFA's KD term (temperature 1, `kd_type="ce"`)."""
     return torch.mean(torch.sum(-soft_target * F.log_softmax(logits.float(), dim=1), dim=1))
-
-
-def normalise_weights(weights: Sequence[float], n: int | None = None) -> list[float]:
-    """The last `n` weights (exit 1 first) rescaled to sum to 1; a teacher with fewer exits uses
-    the weights of its deepest exits."""
-    w = [float(v) for v in weights]
-    if n is not None:
-        if n > len(w):
-            raise ValueError(f"{n} exits but only {len(w)} exit weights")
-        w = w[len(w) - n :] if n < len(w) else w
-    total = sum(w)
-    return [v / total for v in w]
 
 
 def ensemble_logits(exit_logits: Sequence[Tensor], weights: Sequence[float]) -> Tensor:

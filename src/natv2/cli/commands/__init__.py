@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "natv2.cli.commands.finetune",
     "natv2.cli.commands.export",
     "natv2.cli.commands.report",
+    "natv2.cli.commands.predict",
+    "natv2.cli.commands.latency_table",
 )
 
 

@@ -43,7 +43,7 @@ COMMANDS = [
         run=_run,
         configure=_configure,
         description=("List every dataset natv2 can read, whether it was found on this machine and where.\n"
-                     "Folders are searched in: $NATV2_DATA/<name>, ./data, ../shared/data, the cache\n"
+                     "Folders are searched in: $NATV2_DATA/<name>, ./data/<name>, the cache\n"
                      "(data.cache_dir, $NATV2_CACHE or ~/.cache/natv2) and system places; set data.root\n"
                      "to use a folder of your own."),
         epilog="example:\n  natv2 datasets\n  natv2 datasets --json",

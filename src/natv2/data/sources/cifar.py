@@ -1,6 +1,6 @@
 """CIFAR-10 and CIFAR-100: the official python batch files (read without trusting pickle, see
 natv2.data.safe_pickle), a checksum-verified download of them, or a class-per-folder tree
-(train/<class>/*.jpg, test/<class>/*.jpg) such as ../shared/data/cifar10."""
+(train/<class>/*.jpg, test/<class>/*.jpg)."""
 
 from __future__ import annotations
 
