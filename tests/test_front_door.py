@@ -78,6 +78,9 @@ def test_registry_refuses_duplicates_and_names_what_it_knows():
     assert reg.names() == ["a", "b"] and reg.get("b") is b and "b" in reg and len(reg) == 2
     with pytest.raises(ConfigError, match="unknown widget 'c'; known: a, b"):
         reg.get("c")
+    assert reg.unregister("a") == 1 and reg.names() == ["b"] and reg.unregister("a") is None
+    reg.register("a", 2)  # a freed name takes a new object
+    assert reg.get("a") == 2
 
 
 def test_every_registry_refuses_a_second_object_under_a_taken_name():

@@ -50,6 +50,10 @@ class Registry(Generic[T]):
         self._items[name] = obj
         return obj
 
+    def unregister(self, name: str) -> T | None:
+        """Remove `name` (a plugin unloading, a test cleaning up); returns what was there, or None."""
+        return self._items.pop(name, None)
+
     @overload
     def register(self, name: str) -> Callable[[O], O]: ...
 
