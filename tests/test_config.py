@@ -269,3 +269,11 @@ def test_diff_volatile_and_schema_keys():
     keys = {k.key: k for k in schema_keys(Root)}
     assert keys["model.inner.depth"].default == 2 and keys["model.verbose"].help == "chatty"
     assert {k.key for k in schema_keys(RunConfig)} >= {"run.seed", "data.name", "data.batch_size"}
+
+
+def test_every_key_of_every_section_has_help_text():
+    """`natv2 config keys` documents every setting (one style: field metadata, natv2.config.fields)."""
+    keys = schema_keys(RunConfig)
+    sections = {k.key.split(".")[0] for k in keys}
+    assert {"run", "data", "train", "search", "search_stage", "finetune", "export"} <= sections
+    assert [k.key for k in keys if not k.help.strip()] == []

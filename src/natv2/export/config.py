@@ -9,39 +9,37 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from natv2.config.convert import FieldError
+from natv2.config.fields import key_help
 
 FORMATS = ("safetensors", "torchscript", "onnx")
 
-
-def _h(text: str, **extra: object) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass(frozen=True)
 class ExportConfig:
     """How chosen models leave natv2: safetensors + JSON (always), TorchScript and ONNX."""
 
-    source: Literal["finetuned", "inherited"] = field(default="finetuned", metadata=_h(
+    source: Literal["finetuned", "inherited"] = field(default="finetuned", metadata=key_help(
         "export the fine-tuned models of `natv2 finetune`, or the chosen subnets with inherited "
         "supernet weights (BN recalibrated)"))
-    formats: tuple[Literal["safetensors", "torchscript", "onnx"], ...] = field(default=FORMATS, metadata=_h(
+    formats: tuple[Literal["safetensors", "torchscript", "onnx"], ...] = field(default=FORMATS, metadata=key_help(
         "formats to write; safetensors + JSON (rebuild with natv2.load_model) is always written"))
-    tolerance: float = field(default=1e-4, metadata=_h(
+    tolerance: float = field(default=1e-4, metadata=key_help(
         "largest output difference allowed between an exported file and the PyTorch model, as "
         "max|exported - pytorch| / max(1, max|pytorch|) (the absolute difference for logits within +-1); "
         "export stops with an error above it"))
-    parity_batches: tuple[int, ...] = field(default=(1, 3), metadata=_h(
+    parity_batches: tuple[int, ...] = field(default=(1, 3), metadata=key_help(
         "batch sizes of the random inputs of the parity checks (two sizes check the dynamic batch)"))
-    opset: int = field(default=17, metadata=_h("ONNX opset version"))
-    parity_device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=_h(
+    opset: int = field(default=17, metadata=key_help("ONNX opset version"))
+    parity_device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata=key_help(
         "where the PyTorch and TorchScript exports are checked besides the CPU: auto = also on a GPU when one is "
         "visible (float32, TF32 off), cpu = the CPU only, cuda = also on the GPU (an error without one)"))
-    latency: bool = field(default=True, metadata=_h("measure each model's latency and record it in its metadata"))
-    latency_batch_size: int = field(default=1, metadata=_h("batch size of the latency measurement"))
-    latency_threads: int = field(default=1, metadata=_h("CPU threads of the latency measurement"))
-    latency_device: Literal["cpu", "cuda"] = field(default="cpu", metadata=_h("device of the latency measurement"))
-    latency_runs: int = field(default=50, metadata=_h("timed forward passes (the median is reported)"))
-    latency_warmup: int = field(default=10, metadata=_h("untimed forward passes before timing"))
+    latency: bool = field(default=True, metadata=key_help("measure each model's latency and record it in its metadata"))
+    latency_batch_size: int = field(default=1, metadata=key_help("batch size of the latency measurement"))
+    latency_threads: int = field(default=1, metadata=key_help("CPU threads of the latency measurement"))
+    latency_device: Literal["cpu", "cuda"] = field(default="cpu", metadata=key_help("device of the latency measurement"))
+    latency_runs: int = field(default=50, metadata=key_help("timed forward passes (the median is reported)"))
+    latency_warmup: int = field(default=10, metadata=key_help("untimed forward passes before timing"))
 
     def __post_init__(self) -> None:
         if not self.tolerance > 0:

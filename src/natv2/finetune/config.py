@@ -13,60 +13,58 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from natv2.config.convert import FieldError
+from natv2.config.fields import key_help
 
 EXIT_ORDERINGS = ("ASC", "DESC", "MIX", "UNIF")
 VARIANTS = ("single", "multi_exit")
 
-
-def _h(text: str, **extra: object) -> dict:
-    return {"help": text, **extra}
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
     """Two-step post-processing of chosen subnets (see natv2.finetune.protocol)."""
 
-    select: Literal["front", "picks", "named", "all"] = field(default="front", metadata=_h(
+    select: Literal["front", "picks", "named", "all"] = field(default="front", metadata=key_help(
         "which subnets of the search output: the non-dominated front, the high-trade-off picks, "
         "named ones (finetune.names) or all of the archive"))
-    names: tuple[str, ...] = field(default=(), metadata=_h(
+    names: tuple[str, ...] = field(default=(), metadata=key_help(
         "for select=named: file stems, digests (or unique prefixes) or archive indices"))
-    archive: str | None = field(default=None, metadata=_h(
+    archive: str | None = field(default=None, metadata=key_help(
         "a search archive/front JSON to read instead of the run directory's final one"))
-    supernet: str | None = field(default=None, metadata=_h(
+    supernet: str | None = field(default=None, metadata=key_help(
         "supernet checkpoint (stem, .safetensors or .json of natv2.supernets.save_supernet) to extract "
         "from; null: the run directory's latest (the search's adapted supernet, else the trained one)"))
-    max_subnets: int | None = field(default=None, metadata=_h(
+    max_subnets: int | None = field(default=None, metadata=key_help(
         "keep at most this many chosen subnets (most accurate first); null keeps all"))
-    variants: tuple[Literal["single", "multi_exit"], ...] = field(default=("single",), metadata=_h(
+    variants: tuple[Literal["single", "multi_exit"], ...] = field(default=("single",), metadata=key_help(
         "single: the subnet as searched; multi_exit: early-exit subnets with exits 1..nd trained "
         "jointly (AEP), whose params and MACs grow"))
-    max_epochs: int = field(default=150, metadata=_h("step-1 epoch limit"))
-    patience: int = field(default=30, metadata=_h(
+    max_epochs: int = field(default=150, metadata=key_help("step-1 epoch limit"))
+    patience: int = field(default=30, metadata=key_help(
         "step 1 stops when the validation loss has not improved for this many epochs"))
-    min_delta: float = field(default=0.0, metadata=_h("smallest validation-loss decrease that counts"))
-    batch_size: int = field(default=64, metadata=_h("fine-tuning batch size"))
-    optimizer: Literal["auto", "sgd", "adamw"] = field(default="auto", metadata=_h(
+    min_delta: float = field(default=0.0, metadata=key_help("smallest validation-loss decrease that counts"))
+    batch_size: int = field(default=64, metadata=key_help("fine-tuning batch size"))
+    optimizer: Literal["auto", "sgd", "adamw"] = field(default="auto", metadata=key_help(
         "auto: SGD for subnets of single-exit supernets, AdamW for early-exit ones (thesis' best)"))
-    lr: float = field(default=1e-4, metadata=_h("learning rate of the single-exit variant"))
-    momentum: float = field(default=0.9, metadata=_h("SGD momentum"))
-    weight_decay_sgd: float = field(default=5e-4, metadata=_h("weight decay when the optimiser is SGD"))
-    weight_decay_adamw: float = field(default=1e-2, metadata=_h("weight decay when it is AdamW (torch's default)"))
-    no_decay_bn_bias: bool = field(default=True, metadata=_h("no weight decay on BN parameters and biases"))
-    eta_min: float = field(default=1e-8, metadata=_h("floor of the per-batch cosine schedule"))
-    cosine_epochs: int | None = field(default=None, metadata=_h(
+    lr: float = field(default=1e-4, metadata=key_help("learning rate of the single-exit variant"))
+    momentum: float = field(default=0.9, metadata=key_help("SGD momentum"))
+    weight_decay_sgd: float = field(default=5e-4, metadata=key_help("weight decay when the optimiser is SGD"))
+    weight_decay_adamw: float = field(default=1e-2, metadata=key_help("weight decay when it is AdamW (torch's default)"))
+    no_decay_bn_bias: bool = field(default=True, metadata=key_help("no weight decay on BN parameters and biases"))
+    eta_min: float = field(default=1e-8, metadata=key_help("floor of the per-batch cosine schedule"))
+    cosine_epochs: int | None = field(default=None, metadata=key_help(
         "cosine period in epochs (null: max_epochs); step 2 reuses step 1's schedule"))
-    label_smoothing: float = field(default=0.0, metadata=_h("CE label smoothing (0 in the thesis)"))
-    dropout: float = field(default=0.0, metadata=_h("dropout of the extracted subnet while fine-tuning"))
-    multi_exit_optimizer: Literal["sgd", "adamw"] = field(default="adamw", metadata=_h(
+    label_smoothing: float = field(default=0.0, metadata=key_help("CE label smoothing (0 in the thesis)"))
+    dropout: float = field(default=0.0, metadata=key_help("dropout of the extracted subnet while fine-tuning"))
+    multi_exit_optimizer: Literal["sgd", "adamw"] = field(default="adamw", metadata=key_help(
         "optimiser of the multi-exit (AEP) variant"))
-    multi_exit_lr: float = field(default=1e-4, metadata=_h("learning rate of the multi-exit variant"))
-    exit_ordering: Literal["ASC", "DESC", "MIX", "UNIF"] = field(default="UNIF", metadata=_h(
+    multi_exit_lr: float = field(default=1e-4, metadata=key_help("learning rate of the multi-exit variant"))
+    exit_ordering: Literal["ASC", "DESC", "MIX", "UNIF"] = field(default="UNIF", metadata=key_help(
         "AEP loss weights alpha / output weights beta from w_i = round(i/(n(n+1)/2), 4): ASC, DESC, "
         "MIX (alpha descending, beta ascending) or UNIF (1/n each, the thesis' best)"))
-    evaluate_before: bool = field(default=True, metadata=_h(
+    evaluate_before: bool = field(default=True, metadata=key_help(
         "also measure the inherited subnet (BN recalibrated), on validation and, after training, on test"))
-    channels_last: bool = field(default=True, metadata=_h("NHWC memory layout (faster on CPU)"))
+    channels_last: bool = field(default=True, metadata=key_help("NHWC memory layout (faster on CPU)"))
 
     def __post_init__(self) -> None:
         if self.select == "named" and not self.names:

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from natv2.config.fields import key_help
 from natv2.errors import ConfigError
 
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -31,38 +32,61 @@ CHOICES: dict[str, tuple[str, ...]] = {
 class SearchConfig:
     """All knobs of the search loop. Build with `make_config(policy, **overrides)`."""
 
-    policy: str = "natv2"
-    iterations: int = 30
+    policy: str = field(default="natv2", metadata=key_help(
+        "nat, natv2 or random (random search at NATv2's budget): the preset that fills the fields left null"))
+    iterations: int = field(default=30, metadata=key_help("search iterations after the initial archive"))
     # Fields left None are decided by the policy's preset (`PRESETS`); a value given here wins over it.
-    archive_size: int | None = None  # n_doe: initial archive size (and the fixed size when archive_update="bounded")
-    candidates_per_iter: int | None = None  # K
-    top_n: int | None = None  # survivors the gene distributions are fitted on
-    preprocess: bool | None = None  # NATv2 pre-processing on/off (a policy switch)
-    preprocess_multiplier: int = 10  # its budget: evaluate multiplier*n, keep n-2 + bounds; 0 = off
-    init: str | None = None
-    archive_update: str | None = None
-    repair: str | None = None
-    features: str | None = None
-    candidate_source: str | None = None  # "random": K uniformly sampled new subnets (random search)
-    surrogate: str | None = None
-    surrogate_params: Mapping[str, Any] = field(default_factory=dict)
-    distribution: str = "categorical"
-    distribution_smoothing: float = 0.0  # Laplace pseudo-count for the categorical distribution
-    emo_pop: int = 100
-    emo_gens: int = 20
-    emo_sampling: str = "lhs"
-    emo_crossover: str = "two_point"
-    emo_crossover_prob: float = 0.9
-    emo_mutation_eta: float = 1.0
-    ref_dirs_seed: int = 42  # Riesz s-energy reference directions (NSGA-III)
-    subset_pop: int = 500
-    subset_gens: int = 200
-    objectives: tuple[str, ...] = ("err", "params")
-    hv_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # objective -> (ideal, nadir)
-    hv_ref: float = 1.1  # reference point per objective in normalised space ((f - ideal) / (nadir - ideal))
-    adaptation_epochs: int = 5
-    eval_chunk: int = 32  # evaluations per `evaluate` call; each chunk is journaled (fsync) before moving on
-    seed: int | None = None  # None: the caller's seed (`natv2 search` / `natv2 run`: run.seed)
+    archive_size: int | None = field(default=None, metadata=key_help(
+        "initial archive size n_doe (the fixed size under archive_update=bounded); null: the policy's"))
+    candidates_per_iter: int | None = field(default=None, metadata=key_help(
+        "K, new subnets evaluated per iteration; null: the policy's"))
+    top_n: int | None = field(default=None, metadata=key_help(
+        "survivors the gene distributions are fitted on; null: the policy's"))
+    preprocess: bool | None = field(default=None, metadata=key_help(
+        "NATv2's pre-processing of the initial archive on/off (a policy switch); null: the policy's"))
+    preprocess_multiplier: int = field(default=10, metadata=key_help(
+        "pre-processing budget: evaluate multiplier x n, keep n-2 plus the two bounds; 0 = off"))
+    init: str | None = field(default=None, metadata=key_help(
+        "initial archive: nat, natv2 or uniform sampling; null: the policy's"))
+    archive_update: str | None = field(default=None, metadata=key_help(
+        "unbounded (NAT: the archive grows) or bounded (NATv2: fixed size); null: the policy's"))
+    repair: str | None = field(default=None, metadata=key_help(
+        "how invalid offspring are repaired: push or fill; null: the policy's"))
+    features: str | None = field(default=None, metadata=key_help(
+        "surrogate input encoding: integer or onehot; null: the policy's"))
+    candidate_source: str | None = field(default=None, metadata=key_help(
+        "surrogate (NSGA on the surrogate) or random (K uniformly sampled subnets: random search); null: the policy's"))
+    surrogate: str | None = field(default=None, metadata=key_help(
+        "accuracy predictor: lgbm, rbf, rbf_ensemble, gp, carts, mlp, adaptive; null: the policy's"))
+    surrogate_params: Mapping[str, Any] = field(default_factory=dict, metadata=key_help(
+        "keyword arguments of the surrogate (e.g. {members: 100})"))
+    distribution: str = field(default="categorical", metadata=key_help(
+        "gene distributions fitted on the top_n survivors: categorical or continuous"))
+    distribution_smoothing: float = field(default=0.0, metadata=key_help(
+        "Laplace pseudo-count of the categorical distribution"))
+    emo_pop: int = field(default=100, metadata=key_help("NSGA population on the surrogate"))
+    emo_gens: int = field(default=20, metadata=key_help("NSGA generations on the surrogate"))
+    emo_sampling: str = field(default="lhs", metadata=key_help("NSGA initial sampling: lhs or random"))
+    emo_crossover: str = field(default="two_point", metadata=key_help("NSGA crossover: two_point or sbx"))
+    emo_crossover_prob: float = field(default=0.9, metadata=key_help("NSGA crossover probability"))
+    emo_mutation_eta: float = field(default=1.0, metadata=key_help("polynomial mutation's distribution index"))
+    ref_dirs_seed: int = field(default=42, metadata=key_help(
+        "seed of NSGA-III's Riesz s-energy reference directions (3+ objectives)"))
+    subset_pop: int = field(default=500, metadata=key_help("subset-selection GA population"))
+    subset_gens: int = field(default=200, metadata=key_help("subset-selection GA generations"))
+    objectives: tuple[str, ...] = field(default=("err", "params"), metadata=key_help(
+        "objectives, err first: err plus any of params, macs, latency, lut_latency"))
+    hv_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict, metadata=key_help(
+        "objective -> [ideal, nadir] normalising the hypervolume; missing ones are filled once from the space "
+        "and written into the run directory"))
+    hv_ref: float = field(default=1.1, metadata=key_help(
+        "hypervolume reference point per objective in normalised space ((f - ideal) / (nadir - ideal))"))
+    adaptation_epochs: int = field(default=5, metadata=key_help(
+        "supernet adaptation epochs between iterations; 0 = no adaptation"))
+    eval_chunk: int = field(default=32, metadata=key_help(
+        "evaluations per evaluate call; each chunk is journaled (fsync) before moving on"))
+    seed: int | None = field(default=None, metadata=key_help(
+        "the search's seed; null: the caller's (natv2 search / natv2 run: run.seed)"))
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

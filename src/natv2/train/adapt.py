@@ -29,6 +29,7 @@ import numpy as np
 from natv2.config import FieldError
 from natv2.errors import CheckpointError
 from natv2.space import SubnetConfig
+from natv2.config.fields import key_help
 
 if TYPE_CHECKING:
     from torch import nn
@@ -42,36 +43,33 @@ STATE_VERSION = 1
 SEED_STREAM = 7001  # separates adaptation's random streams from training's
 
 
-def _help(text: str) -> dict[str, Any]:
-    return {"help": text}
-
 
 @dataclass(frozen=True)
 class AdaptConfig:
     """Supernet adaptation during the search (spec §3.8; defaults from spec §4.8). Epochs per
     iteration are `search.adaptation_epochs`; the batch size is `data.batch_size`."""
 
-    enabled: bool = field(default=True, metadata=_help("adapt the supernet between search iterations (NAT's online transfer)"))
-    lr: float = field(default=2.5e-3, metadata=_help("peak learning rate; cosine to 0 over iterations x epochs"))
-    warmup_epochs: int = field(default=5, metadata=_help("linear warm-up epochs at the start of the whole adaptation"))
-    warmup_start_lr: float = field(default=1e-4, metadata=_help("learning rate the warm-up starts from"))
-    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
-    nesterov: bool = field(default=True, metadata=_help("Nesterov momentum"))
-    weight_decay: float = field(default=3e-4, metadata=_help("weight decay"))
-    no_decay_bn_bias: bool = field(default=True, metadata=_help("no weight decay on BN parameters and biases"))
-    grad_clip: float | None = field(default=5.0, metadata=_help("max global gradient norm; null: no clipping"))
-    subnets_per_step: int = field(default=4, metadata=_help("subnets sampled per batch (gradients accumulate)"))
-    kd_ratio: float = field(default=1.0, metadata=_help("kd in (kd * softCE + CE) * 2 / (kd + 1); 0: no distillation"))
-    label_smoothing: float = field(default=0.0, metadata=_help("label smoothing of the CE term"))
-    teacher: Literal["fixed", "none"] = field(default="fixed", metadata=_help(
+    enabled: bool = field(default=True, metadata=key_help("adapt the supernet between search iterations (NAT's online transfer)"))
+    lr: float = field(default=2.5e-3, metadata=key_help("peak learning rate; cosine to 0 over iterations x epochs"))
+    warmup_epochs: int = field(default=5, metadata=key_help("linear warm-up epochs at the start of the whole adaptation"))
+    warmup_start_lr: float = field(default=1e-4, metadata=key_help("learning rate the warm-up starts from"))
+    momentum: float = field(default=0.9, metadata=key_help("SGD momentum"))
+    nesterov: bool = field(default=True, metadata=key_help("Nesterov momentum"))
+    weight_decay: float = field(default=3e-4, metadata=key_help("weight decay"))
+    no_decay_bn_bias: bool = field(default=True, metadata=key_help("no weight decay on BN parameters and biases"))
+    grad_clip: float | None = field(default=5.0, metadata=key_help("max global gradient norm; null: no clipping"))
+    subnets_per_step: int = field(default=4, metadata=key_help("subnets sampled per batch (gradients accumulate)"))
+    kd_ratio: float = field(default=1.0, metadata=key_help("kd in (kd * softCE + CE) * 2 / (kd + 1); 0: no distillation"))
+    label_smoothing: float = field(default=0.0, metadata=key_help("label smoothing of the CE term"))
+    teacher: Literal["fixed", "none"] = field(default="fixed", metadata=key_help(
         "fixed: the maximal net of the starting weights (all exits, ENS-KD, for early-exit supernets); none"))
-    teacher_bn: Literal["train", "eval"] = field(default="train", metadata=_help(
+    teacher_bn: Literal["train", "eval"] = field(default="train", metadata=key_help(
         "teacher BN: train = batch statistics (OFA/NAT code), eval = statistics re-calibrated once"))
-    exit_ensemble_weights: tuple[float, ...] = field(default=DESCENDING_EXIT_WEIGHTS, metadata=_help(
+    exit_ensemble_weights: tuple[float, ...] = field(default=DESCENDING_EXIT_WEIGHTS, metadata=key_help(
         "ENS-KD beta per exit (exit 1 first); NAT scripts use descending weights"))
-    steps_per_epoch: int | None = field(default=None, metadata=_help("cap on optimiser steps per epoch; null: the whole split"))
-    channels_last: bool = field(default=False, metadata=_help("NHWC training (measured slower for elastic weights)"))
-    amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=_help("auto: bf16 autocast on CUDA, off on CPU"))
+    steps_per_epoch: int | None = field(default=None, metadata=key_help("cap on optimiser steps per epoch; null: the whole split"))
+    channels_last: bool = field(default=False, metadata=key_help("NHWC training (measured slower for elastic weights)"))
+    amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=key_help("auto: bf16 autocast on CUDA, off on CPU"))
 
     def __post_init__(self) -> None:
         if self.lr <= 0:

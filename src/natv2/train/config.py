@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from natv2.config import FieldError
+from natv2.config.fields import key_help
 
 ASCENDING_EXIT_WEIGHTS = (0.06, 0.13, 0.20, 0.27, 0.34)
 
-
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
 
 
 @dataclass(frozen=True)
@@ -43,63 +41,63 @@ class PhaseOverride:
 class TrainConfig:
     """Supernet training: the full network, then (extended) progressive shrinking (spec §1.5, §2.5)."""
 
-    supernet: str = field(default="ofav2_ee_d", metadata=_help("registered supernet (natv2.supernets)"))
-    width_mult: float = field(default=1.0, metadata=_help("width multiplier of the supernet"))
-    space: dict[str, Any] = field(default_factory=dict, metadata=_help(
+    supernet: str = field(default="ofav2_ee_d", metadata=key_help("registered supernet (natv2.supernets)"))
+    width_mult: float = field(default=1.0, metadata=key_help("width multiplier of the supernet"))
+    space: dict[str, Any] = field(default_factory=dict, metadata=key_help(
         "search-space overrides for the supernet, e.g. {r: [24, 28, 32]}"))
-    init_from: str | None = field(default=None, metadata=_help(
+    init_from: str | None = field(default=None, metadata=key_help(
         "null (scratch), an OFA checkpoint (.pth/.pth.tar) or a natv2 supernet .safetensors"))
-    recipe: Literal["auto", "eps", "ps"] = field(default="auto", metadata=_help(
+    recipe: Literal["auto", "eps", "ps"] = field(default="auto", metadata=key_help(
         "phase table: auto = eps (OFAv2 extended progressive shrinking) for ofav2_*, ps (OFA) for ofa_*"))
-    epochs_scale: float = field(default=1.0, metadata=_help(
+    epochs_scale: float = field(default=1.0, metadata=key_help(
         "multiplies every phase's epochs and warm-up (paper epochs at 1.0)"))
-    phase_overrides: dict[str, PhaseOverride] = field(default_factory=dict, metadata=_help(
+    phase_overrides: dict[str, PhaseOverride] = field(default_factory=dict, metadata=key_help(
         "per phase: {epochs, warmup_epochs, base_lr, subnets_per_step}"))
-    only_phases: tuple[str, ...] = field(default=(), metadata=_help(
+    only_phases: tuple[str, ...] = field(default=(), metadata=key_help(
         "run just these phases (empty: all); their spaces keep what earlier phases opened"))
-    steps_per_epoch: int | None = field(default=None, metadata=_help(
+    steps_per_epoch: int | None = field(default=None, metadata=key_help(
         "cap on optimiser steps per epoch; null: the whole training split"))
-    lr_scaling: Literal["linear", "none"] = field(default="linear", metadata=_help(
+    lr_scaling: Literal["linear", "none"] = field(default="linear", metadata=key_help(
         "linear: lr = base_lr * global batch / lr_reference_batch (OFA's per-GPU rule)"))
-    lr_reference_batch: int = field(default=64, metadata=_help("batch size the recipe's base_lr refers to"))
-    warmup_start_factor: float = field(default=0.0, metadata=_help("warm-up starts at this fraction of the lr"))
-    label_smoothing: float = field(default=0.1, metadata=_help("label smoothing of the CE loss"))
-    kd_ratio: float = field(default=1.0, metadata=_help("weight of the soft-CE distillation term (0: no KD)"))
-    kd_normalise: bool = field(default=False, metadata=_help(
+    lr_reference_batch: int = field(default=64, metadata=key_help("batch size the recipe's base_lr refers to"))
+    warmup_start_factor: float = field(default=0.0, metadata=key_help("warm-up starts at this fraction of the lr"))
+    label_smoothing: float = field(default=0.1, metadata=key_help("label smoothing of the CE loss"))
+    kd_ratio: float = field(default=1.0, metadata=key_help("weight of the soft-CE distillation term (0: no KD)"))
+    kd_normalise: bool = field(default=False, metadata=key_help(
         "scale (CE + kd*KD) by 2/(kd+1), as NAT's adaptation step does"))
-    teacher: Literal["auto", "fixed", "progressive", "none"] = field(default="auto", metadata=_help(
+    teacher: Literal["auto", "fixed", "progressive", "none"] = field(default="auto", metadata=key_help(
         "auto: progressive (OFAv2 'pet') for ofav2_*, fixed full net for ofa_*"))
-    teacher_bn: Literal["train", "eval"] = field(default="train", metadata=_help(
+    teacher_bn: Literal["train", "eval"] = field(default="train", metadata=key_help(
         "teacher BN: train = batch statistics (OFA's code), eval = running statistics"))
-    exit_loss_weights: tuple[float, ...] = field(default=ASCENDING_EXIT_WEIGHTS, metadata=_help(
+    exit_loss_weights: tuple[float, ...] = field(default=ASCENDING_EXIT_WEIGHTS, metadata=key_help(
         "AEP alpha per exit (exit 1 first) for the all-exit maximal network"))
-    exit_ensemble_weights: tuple[float, ...] = field(default=ASCENDING_EXIT_WEIGHTS, metadata=_help(
+    exit_ensemble_weights: tuple[float, ...] = field(default=ASCENDING_EXIT_WEIGHTS, metadata=key_help(
         "beta per exit (exit 1 first): the ENS-KD teacher label is softmax(sum beta_i z_i)"))
-    dropout: float = field(default=0.1, metadata=_help("classifier dropout (the recipe sets 0.2 for EPS 'full')"))
-    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
-    nesterov: bool = field(default=True, metadata=_help("Nesterov momentum"))
-    weight_decay: float = field(default=3e-5, metadata=_help("weight decay"))
-    no_decay_bn_bias: bool = field(default=True, metadata=_help("no weight decay on BN parameters and biases"))
-    grad_clip: float | None = field(default=None, metadata=_help("max global gradient norm; null: no clipping"))
-    val_random: int = field(default=2, metadata=_help("seeded random subnets in the validation grid"))
-    val_per_dim: bool = field(default=True, metadata=_help(
+    dropout: float = field(default=0.1, metadata=key_help("classifier dropout (the recipe sets 0.2 for EPS 'full')"))
+    momentum: float = field(default=0.9, metadata=key_help("SGD momentum"))
+    nesterov: bool = field(default=True, metadata=key_help("Nesterov momentum"))
+    weight_decay: float = field(default=3e-5, metadata=key_help("weight decay"))
+    no_decay_bn_bias: bool = field(default=True, metadata=key_help("no weight decay on BN parameters and biases"))
+    grad_clip: float | None = field(default=None, metadata=key_help("max global gradient norm; null: no clipping"))
+    val_random: int = field(default=2, metadata=key_help("seeded random subnets in the validation grid"))
+    val_per_dim: bool = field(default=True, metadata=key_help(
         "validation grid also holds the max net with each open dimension at its minimum"))
-    val_resolutions: Literal["minmax", "max", "all"] = field(default="minmax", metadata=_help(
+    val_resolutions: Literal["minmax", "max", "all"] = field(default="minmax", metadata=key_help(
         "resolutions of the validation grid"))
-    val_max_batches: int | None = field(default=None, metadata=_help(
+    val_max_batches: int | None = field(default=None, metadata=key_help(
         "cap on validation batches per subnet; null: the whole validation split"))
-    phase_eval_split: Literal["none", "val", "test"] = field(default="none", metadata=_help(
+    phase_eval_split: Literal["none", "val", "test"] = field(default="none", metadata=key_help(
         "at the end of each phase, evaluate min, max and phase_eval_random subnets on this split"))
-    phase_eval_random: int = field(default=10, metadata=_help("random subnets of the end-of-phase evaluation"))
-    phase_eval_max_batches: int | None = field(default=None, metadata=_help(
+    phase_eval_random: int = field(default=10, metadata=key_help("random subnets of the end-of-phase evaluation"))
+    phase_eval_max_batches: int | None = field(default=None, metadata=key_help(
         "cap on batches of the end-of-phase evaluation; null: the whole split"))
-    channels_last: bool = field(default=False, metadata=_help(
+    channels_last: bool = field(default=False, metadata=key_help(
         "NHWC memory format; off by default: with elastic (sliced) weights it measured slower for training "
         "(bench/train.py: 0.07-0.32x on an H100, 0.55x on CPU)"))
-    amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=_help(
+    amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=key_help(
         "auto: bf16 autocast on CUDA, off on CPU"))
-    checkpoint_every: int = field(default=1, metadata=_help("epochs between checkpoints (last epoch always)"))
-    keep_phase_checkpoints: bool = field(default=False, metadata=_help(
+    checkpoint_every: int = field(default=1, metadata=key_help("epochs between checkpoints (last epoch always)"))
+    keep_phase_checkpoints: bool = field(default=False, metadata=key_help(
         "keep every phase's best weights and teacher (checkpoints/phases/); false: remove those nothing will "
         "read again once the next phase is done (resume keeps working)"))
 
