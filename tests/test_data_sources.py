@@ -532,6 +532,19 @@ def test_list_datasets_reports_where_each_dataset_is(tmp_path, monkeypatch):
     assert not entries["tiny-imagenet"].found and "tiny-imagenet-200.zip" in entries["tiny-imagenet"].note
 
 
+def test_list_datasets_checks_the_root_the_config_names(tmp_path, monkeypatch):
+    """`natv2 datasets --set data.root=DIR` reports DIR, not the usual places."""
+    copy_cifar_subset(tmp_path / "mine" / "c10", CIFAR_CLASSES, n_train=1, n_test=1)
+    monkeypatch.setenv("NATV2_DATA", str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path)
+    cfg = DataConfig(root=str(tmp_path / "mine" / "c10"), cache_dir=str(tmp_path / "c"))
+    entry = next(e for e in list_datasets(cfg) if e.name == "cifar10")
+    assert entry.found and entry.location == str(tmp_path / "mine" / "c10")
+    wrong = DataConfig(root=str(tmp_path / "nothing"), cache_dir=str(tmp_path / "c"))
+    entry = next(e for e in list_datasets(wrong) if e.name == "cifar10")
+    assert not entry.found and f"data.root={tmp_path / 'nothing'} does not hold cifar10" in entry.note
+
+
 def test_missing_dataset_says_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("NATV2_DATA", str(tmp_path / "nothing"))
     with pytest.raises(DataError) as err:

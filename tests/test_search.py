@@ -369,7 +369,7 @@ def test_reference_directions_are_cached_on_disk(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(ref_dirs, "get_reference_directions", lambda *a, **k: calls.append(a) or np.full((6, 2), 0.25))
-    monkeypatch.setenv("NATV2_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("NATV2_CACHE", str(tmp_path))
     first = survival._riesz.__wrapped__(2, 6, 3)
     assert calls == [("energy", 2, 6)] and first.shape == (6, 2)
     files = list((tmp_path / "ref_dirs").glob("*.npy"))

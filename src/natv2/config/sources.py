@@ -21,7 +21,6 @@ import yaml
 from natv2.config.convert import join_key, show
 from natv2.errors import ConfigError
 
-META_KEYS = ("extends", "description")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 

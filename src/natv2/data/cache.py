@@ -20,19 +20,12 @@ import numpy as np
 
 from natv2.data.raw import RawDataset, RawSplit
 from natv2.io import atomic_write_json, read_json
+from natv2.io.cache import cache_root  # noqa: F401 - re-exported: the data cache's root
 
 # Bump when decoding changes in a way that alters the arrays (old entries are then ignored).
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
 STATS = "stats.json"
-
-
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """DataConfig.cache_dir, else $NATV2_CACHE, else ~/.cache/natv2."""
-    if cache_dir:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("NATV2_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "natv2"
 
 
 def content_key(material: Any) -> str:

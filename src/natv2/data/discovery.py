@@ -81,8 +81,10 @@ def list_datasets(cfg: DataConfig | None = None) -> list[DatasetEntry]:
         if not src.needs_files:
             entries.append(DatasetEntry(name, True, src.builtin_location(), src.how_to_get))
             continue
-        root = discover(src, cache_dir)
-        entries.append(
-            DatasetEntry(name, root is not None, str(root) if root else "", src.how_to_get)
-        )
+        if cfg is not None and cfg.root and name == cfg.name:  # the folder the config names, and only it
+            root = src.match(Path(cfg.root).expanduser())
+            note = f"data.root={cfg.root} does not hold {name}; {src.how_to_get}" if root is None else src.how_to_get
+        else:
+            root, note = discover(src, cache_dir), src.how_to_get
+        entries.append(DatasetEntry(name, root is not None, str(root) if root else "", note))
     return entries

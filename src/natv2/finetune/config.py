@@ -15,7 +15,6 @@ from typing import Literal
 from natv2.config.convert import FieldError
 from natv2.config.fields import key_help
 
-EXIT_ORDERINGS = ("ASC", "DESC", "MIX", "UNIF")
 VARIANTS = ("single", "multi_exit")
 
 

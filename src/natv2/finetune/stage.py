@@ -12,14 +12,6 @@ from natv2.errors import ConfigError
 STAGE = "finetune"
 
 
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Post-process the chosen subnets of `run` (a writable natv2.io.rundir.RunDir) with `config` (RunConfig).
 
@@ -40,6 +32,8 @@ def run_finetune_stage(run: Any, config: Any, log: Callable[[str], None] = print
                           f"{splits.num_classes}", "fine-tune on the dataset the search used (data.name)")
     log(f"finetune: {len(cands)} subnet(s) from {cands[0].origin or 'the search'}, supernet {stem}, "
         f"variants {', '.join(ft.variants)}, up to {ft.max_epochs} epochs (patience {ft.patience})")
+    from natv2.device import resolve_device
+
     device = resolve_device(config.run.device)
     splits = place_splits(splits, device, config.data.on_device)
     data_for = SplitsDataFactory(splits, config.data, ft.batch_size, seed=config.run.seed)

@@ -7,18 +7,17 @@ so survival is reproducible from (seed, iteration, step).
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from natv2.io.atomic import atomic_write_with
+from natv2.io.cache import cache_root
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("NATV2_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "natv2")
-    return Path(root) / "ref_dirs"
+    return cache_root() / "ref_dirs"
 
 
 @lru_cache(maxsize=32)

@@ -229,8 +229,3 @@ def _onehot_features(enc: GeneEncoding, X: np.ndarray) -> np.ndarray:
 
 
 _FEATURES = {"integer": _integer_features, "onehot": _onehot_features}
-FEATURE_KINDS = tuple(_FEATURES)
-
-
-def nw_branch_count(key: int) -> int:
-    return sum(NW_BITS[key])

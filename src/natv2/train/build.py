@@ -20,11 +20,6 @@ def _space_overrides(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in dict(cfg.space).items() if v is not None}
 
 
-def initial_dropout(cfg: TrainConfig, phase_dropouts: list[float] | tuple[float, ...] = ()) -> float:
-    """Dropout modules must exist whenever any phase uses dropout (phases then set its rate)."""
-    return max([cfg.dropout, *phase_dropouts])
-
-
 def build_supernet(cfg: TrainConfig, n_classes: int, dropout: float | None = None) -> nn.Module:
     from natv2.supernets import create, from_ofa_state_dict
 

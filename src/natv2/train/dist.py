@@ -19,6 +19,8 @@ import torch
 import torch.distributed as torch_dist
 from torch import nn
 
+from natv2.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -45,16 +47,6 @@ class DistContext:
     def close(self) -> None:
         if self.owns_group and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        from natv2.errors import ConfigError
-
-        raise ConfigError("run.device is 'cuda' but torch sees no CUDA device", "use run.device=cpu or auto")
-    return torch.device(device)
 
 
 def init_distributed(device: str = "auto") -> DistContext:
@@ -111,12 +103,3 @@ def all_gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
     out: list[Any] = [None] * ctx.world_size
     torch_dist.all_gather_object(out, obj)
     return out
-
-
-def any_flag(flag: bool, ctx: DistContext) -> bool:
-    """True on every rank if `flag` is true on any rank."""
-    if not ctx.distributed:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
-    torch_dist.all_reduce(t)
-    return bool(t.item() > 0)

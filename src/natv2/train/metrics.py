@@ -46,12 +46,11 @@ def plot_validation(records: Iterable[dict[str, Any]], path: str | Path, title: 
     records = [r for r in records if r.get("val")]
     if not records:
         return None
-    import matplotlib
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # the object API: no pyplot, no global backend switch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.subplots()
     xs = list(range(1, len(records) + 1))
     series = {
         "grid mean": [r["val_mean"] for r in records],
@@ -63,7 +62,7 @@ def plot_validation(records: Iterable[dict[str, Any]], path: str | Path, title: 
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=label)
     start = 0
-    cmap = plt.get_cmap("tab20")
+    cmap = colormaps["tab20"]
     for i in range(1, len(records) + 1):
         if i == len(records) or records[i]["phase"] != records[start]["phase"]:
             ax.axvspan(start + 0.5, i + 0.5, color=cmap(records[start]["phase_index"] % 20), alpha=0.15)
@@ -77,7 +76,6 @@ def plot_validation(records: Iterable[dict[str, Any]], path: str | Path, title: 
     fig.tight_layout()
     out = Path(path)
     atomic_write_with(out, lambda tmp: fig.savefig(tmp, format=out.suffix.lstrip(".") or "png", dpi=110))
-    plt.close(fig)
     return out
 
 

@@ -16,15 +16,6 @@ STAGES = tuple((name, title, STAGE_FILES[name]) for name, title in (
     ("train", "supernet training"), ("search", "search"), ("finetune", "fine-tuning"), ("export", "export")))
 
 
-def _get(cfg: dict[str, Any], dotted: str) -> Any:
-    cur: Any = cfg
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 def _join_nonempty(parts: list[str]) -> str:
     return ", ".join(p for p in parts if p)
 

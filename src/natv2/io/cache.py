@@ -1,0 +1,17 @@
+"""Where natv2 keeps what it can recompute (decoded datasets, NSGA-III reference directions):
+one root for every cache, set by `data.cache_dir`, else $NATV2_CACHE, else ~/.cache/natv2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CACHE_ENV = "NATV2_CACHE"
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """`cache_dir` when given, else $NATV2_CACHE, else ~/.cache/natv2."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "natv2"
