@@ -14,7 +14,7 @@ from natv2.errors import ConfigError
 from natv2.measure.accuracy import SupernetEvaluator, reference_accuracy
 from natv2.pipeline.config import resolve_config
 from natv2.search.config import SearchConfig, make_config
-from natv2.search.stage import effective_search_config, run_search_stage, search_space
+from natv2.search.stage import resolve_search_config, run_search_stage, search_space
 from natv2.space import SearchSpace, SubnetConfig
 from natv2.train.adapt import SupernetAdaptation
 
@@ -139,17 +139,17 @@ def test_resume_after_crashes_gives_the_uninterrupted_archive(cli_run, tmp_path,
 
 
 def test_policy_presets_and_space_narrowing():
-    assert effective_search_config(SearchConfig()) == ("natv2", {})
-    policy, over = effective_search_config(SearchConfig(policy="nat", iterations=3, repair="fill"))
-    assert policy == "nat" and over == {"iterations": 3, "repair": "fill"}  # a value given is a value kept
+    assert resolve_search_config(SearchConfig(), 0) == make_config("natv2", seed=0)
+    nat = resolve_search_config(SearchConfig(policy="nat", iterations=3, repair="fill"), 5)
+    assert (nat.policy, nat.iterations, nat.repair, nat.init, nat.seed) == ("nat", 3, "fill", "nat", 5)  # a value given is kept
     # A budget a preset sets for every policy (the cifar10 preset: preprocess_multiplier 3) must not switch
     # pre-processing on under NAT: pre-processing itself is the policy's switch.
-    policy, over = effective_search_config(SearchConfig(policy="nat", preprocess_multiplier=3, archive_size=60))
-    nat = make_config(policy, **over)
+    nat = resolve_search_config(SearchConfig(policy="nat", preprocess_multiplier=3, archive_size=60), 0)
     assert (nat.preprocess, nat.archive_size, nat.init, nat.repair) == (False, 60, "nat", "push")
-    assert make_config("natv2", **over).preprocess  # the same section under natv2 pre-processes (x3)
+    v2 = resolve_search_config(SearchConfig(policy="natv2", preprocess_multiplier=3, archive_size=60), 0)
+    assert v2.preprocess and v2.preprocess_multiplier == 3  # the same section under natv2 pre-processes (x3)
     sp = search_space(SearchSpace(r=(24, 28, 32)), {"r": [32], "d": [2, 3]}, "ofa_mbv3", 10)
-    assert sp.r == (32,) and sp.d == (2, 3) and sp.extras == {"arch": "ofa_mbv3", "n_classes": 10}
+    assert sp.r == (32,) and sp.d == (2, 3) and (sp.arch, sp.n_classes, dict(sp.extras)) == ("ofa_mbv3", 10, {})
     with pytest.raises(ConfigError, match="not within"):
         search_space(SearchSpace(r=(32,)), {"r": [40]}, "ofa_mbv3", 10)
     with pytest.raises(ConfigError, match="does not have"):

@@ -457,8 +457,8 @@ def run_search(
     sp = as_space(space)
     ctx = ObjectiveContext(
         space=sp,
-        arch=str(sp.extras.get("arch", "ofa_mbv3")),
-        n_classes=int(sp.extras.get("n_classes", 1000)),
+        arch=sp.arch,
+        n_classes=sp.n_classes,
         latency_table=latency_table,
         supernet=supernet,
         extra={"latency_options": dict(latency_options)} if latency_options else {},

@@ -83,14 +83,13 @@ class SearchStageConfig:
 
 
 # ----------------------------------------------------------------------------- settings
-def effective_search_config(search: SearchConfig) -> tuple[str, dict[str, Any]]:
-    """(policy, overrides) for `run_search`: the fields set away from `SearchConfig()`'s defaults (the
-    policy-decided ones default to None), applied on top of the policy's preset. So `search.policy: nat`
-    alone gives NAT's settings, whatever a preset says about budgets."""
-    base = SearchConfig()
-    overrides = {f.name: getattr(search, f.name) for f in dataclasses.fields(SearchConfig)
-                 if getattr(search, f.name) != getattr(base, f.name) and f.name not in ("policy", "seed", "objectives")}
-    return search.policy, overrides
+def resolve_search_config(search: SearchConfig, seed: int) -> SearchConfig:
+    """The complete config of the stage's search, resolved once: the section's own values, and for the
+    fields it leaves null (the policy-decided ones) the policy's preset. So `search.policy: nat` alone
+    gives NAT's settings, whatever a preset says about budgets."""
+    from natv2.search.loop import config_for
+
+    return config_for(search, None, seed, list(search.objectives), {})
 
 
 def narrowed_space_dict(supernet_space: SearchSpace, narrow: Mapping[str, Any], source: str = "") -> dict[str, Any]:
@@ -266,18 +265,15 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train)
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
-    policy, overrides = effective_search_config(search)
-    say(f"search: policy {policy}, objectives {list(search.objectives)}, supernet {source}, space r={list(space.r)}")
-    events("start", {"policy": policy, "supernet": source, "objectives": list(search.objectives), "seed": seed})
+    scfg = resolve_search_config(search, seed)
+    say(f"search: policy {scfg.policy}, objectives {list(scfg.objectives)}, supernet {source}, space r={list(space.r)}")
+    events("start", {"policy": scfg.policy, "supernet": source, "objectives": list(scfg.objectives), "seed": seed})
 
     if stage.fast_eval:
         evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb)
     else:
         evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb,
                                       cache_head=False, fast_calibration=False, fold_bn=False)
-    from natv2.search.config import make_config
-
-    scfg = make_config(policy, seed=seed, objectives=list(search.objectives), **overrides)
     adapter = None
     if stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0:
         adapter = SupernetAdaptation(
@@ -289,9 +285,9 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     from natv2.train.steps import TrainingDivergedError
 
     try:
-        result = run_search(space, progress.wrap(evaluator), list(search.objectives), policy=policy, seed=seed,
-                            run_dir=run_path, adapter=adapter, supernet=supernet, latency_table=stage.latency_table,
-                            latency_options=dataclasses.asdict(stage.latency), **overrides)
+        result = run_search(space, progress.wrap(evaluator), config=scfg, run_dir=run_path, adapter=adapter,
+                            supernet=supernet, latency_table=stage.latency_table,
+                            latency_options=dataclasses.asdict(stage.latency))
     except TrainingDivergedError as err:
         from natv2.train.adapt import AdaptConfig
         from natv2.train.divergence import adaptation_fix

@@ -35,6 +35,10 @@ class SearchSpace:
     w: tuple[float, ...] = (1.0,)
     nd: tuple[int, ...] | None = None
     nw: tuple[int, ...] | None = None
+    # What the cost objectives count (params, MACs, latency tables): the supernet family whose layers
+    # these dimensions choose (the defaults are OFA's MobileNetV3 with ImageNet's 1000-class head).
+    arch: str = field(default="ofa_mbv3", compare=False)
+    n_classes: int = field(default=1000, compare=False)
     extras: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,14 +65,15 @@ class SearchSpace:
     def from_dict(cls, data: Mapping[str, Any]) -> "SearchSpace":
         """Build from a plain dict such as {"ks": [3,5,7], "e": [3,4,6], "d": [2,3,4], "r": [32], "w": [1.0]}.
 
-        Keys other than the dimensions (for instance n_classes) are kept in `extras`.
+        `arch` and `n_classes` (what the cost objectives count) are read too; other keys are kept in `extras`.
         """
         dims = {k: data[k] for k in ("ks", "e", "d", "r", "w", "nd", "nw") if data.get(k) is not None}
         for k, v in list(dims.items()):
             if isinstance(v, (int, float)):
                 dims[k] = (v,)
-        extras = {k: v for k, v in data.items() if k not in dims and k not in ("nd", "nw")}
-        return cls(**dims, extras=extras)
+        cost = {k: (str if k == "arch" else int)(data[k]) for k in ("arch", "n_classes") if data.get(k) is not None}
+        extras = {k: v for k, v in data.items() if k not in dims and k not in ("nd", "nw", "arch", "n_classes")}
+        return cls(**dims, **cost, extras=extras)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": list(self.r), "w": list(self.w)}
