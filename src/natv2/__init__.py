@@ -14,8 +14,7 @@ Every name is imported on first use (PEP 562), so `import natv2` stays cheap (no
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from natv2.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -35,15 +34,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
-
-def __getattr__(name: str) -> Any:
-    try:
-        module, attr = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'natv2' has no attribute {name!r}") from None
-    value = getattr(import_module(module), attr)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -12,8 +12,7 @@ does not pull in torch or Pillow.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from natv2.lazy import lazy_getattr
 
 _EXPORTS = {
     "DataConfig": "natv2.data.config",
@@ -44,14 +43,7 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'natv2.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

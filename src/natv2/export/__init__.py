@@ -5,8 +5,7 @@ Names are imported lazily, so reading `natv2.export.config` (the config layer do
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from natv2.lazy import lazy_getattr
 
 _EXPORTS = {
     "ExportConfig": "natv2.export.config",
@@ -22,8 +21,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'natv2.export' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

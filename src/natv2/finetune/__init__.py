@@ -9,8 +9,7 @@ Names are imported lazily, so reading `natv2.finetune.config` (the config layer 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from natv2.lazy import lazy_getattr
 
 _EXPORTS = {
     "FinetuneConfig": "natv2.finetune.config",
@@ -31,8 +30,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'natv2.finetune' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

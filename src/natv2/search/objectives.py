@@ -96,7 +96,7 @@ def _lut_latency(ctx: ObjectiveContext) -> CostFn:
         raise ConfigError(
             "objective 'lut_latency' needs a latency table",
             "set search_stage.latency_table=PATH (CLI) or pass latency_table=<LatencyTable or path> to run_search; "
-            "build one with natv2.measure.LatencyTable.build(...).save(PATH)",
+            "build one on this machine with natv2 latency-table PATH",
         )
     if isinstance(table, (str, Path)):
         from natv2.measure.lut import LatencyTable
