@@ -2,8 +2,8 @@
 # One scripted GPU session (issue 13): installs what the GPU machine lacks, then runs the steps
 # named on the command line, each under a time cap, and leaves its logs and tables in $OUT.
 #
-#   bash bench/gpu_session.sh preset bench ofa before tests nccl
-# Steps: preset (the cifar10-gpu preset end to end), bench (training images/s, this tree), before
+#   bash bench/gpu_session.sh warmup preset bench ofa before tests nccl
+# Steps: warmup (bench/gpu_warmup.py: first-call cost per layer shape by conv back-end), preset (the cifar10-gpu preset end to end), bench (training images/s, this tree), before
 # (the same from .gpu/base, the commit measured as "before"), ofa (bench/train_vs_ofa.py), tests
 # (tests/test_gpu_path.py), nccl (torchrun with 1 and 2 processes), trial (a shortened preset).
 #
@@ -70,6 +70,9 @@ for what in "$@"; do
     ofa)
       step ofa 100 python3 bench/train_vs_ofa.py --device cuda --batch 256 --steps 8 --rounds 2 --threads 8 \
         --json "$LOG/ofa.json"
+      ;;
+    warmup)
+      step warmup 120 python3 bench/gpu_warmup.py --device cuda --batch 1024
       ;;
     tests)
       step tests 150 python3 -m pytest -q -x tests/test_gpu_path.py
