@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 
 import pytest
 import torch
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _caches_under_pytest_tmp(tmp_path_factory):
+    """Tests write only under pytest's temporary folders: the decoded-data cache ($NATV2_CACHE) and the
+    reference-direction cache ($NATV2_CACHE_DIR) default to ~/.cache/natv2 otherwise. Subprocesses inherit it."""
+    root = tmp_path_factory.mktemp("natv2_cache")
+    saved = {k: os.environ.get(k) for k in ("NATV2_CACHE", "NATV2_CACHE_DIR")}
+    os.environ["NATV2_CACHE"] = str(root / "data")
+    os.environ["NATV2_CACHE_DIR"] = str(root / "user")
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from natv2.config import ConfigError
+from natv2.errors import RunDirError
 from natv2.finetune import loop
 from natv2.finetune.build import builder
 from natv2.finetune.config import FinetuneConfig
@@ -255,7 +256,7 @@ def test_selection_front_named_and_errors(tmp_path):
     assert [c.index for c in named] == [2, 3]
     with pytest.raises(ConfigError, match="matches no subnet"):
         select_subnets("named", archive=path, names=["zzzz"])
-    with pytest.raises(Exception, match="no search results"):
+    with pytest.raises(RunDirError, match="no search results"):
         select_subnets("front", run_dir=tmp_path / "empty")
 
 

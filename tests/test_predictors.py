@@ -59,11 +59,12 @@ def test_surrogate_ranks_held_out_points(name, smooth_data):
     assert rank_metrics(yte, pred)["kendall"] >= 0.8
 
 
-def test_carts_rank_below_the_issue_bar_but_far_above_chance(smooth_data):
-    """Random-subspace trees (no bootstrap, as NSGANetV2) reach only ~0.75 here; more trees do not help."""
+def test_carts_rank_held_out_points_far_above_chance(smooth_data):
+    """Random-subspace trees (no bootstrap, as NSGANetV2) reach ~0.75 here, below the other surrogates' 0.8 bar;
+    only the lower bound is a requirement (an improvement must not fail the test)."""
     Xtr, ytr, Xte, yte = smooth_data
     tau = rank_metrics(yte, create("carts", seed=0).fit(Xtr, ytr).predict(Xte))["kendall"]
-    assert 0.7 <= tau < 0.8
+    assert tau >= 0.7
 
 
 @pytest.mark.parametrize("name", ALL)
