@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +16,10 @@ import torch
 def _caches_under_pytest_tmp(tmp_path_factory):
     """Tests write only under pytest's temporary folders: the decoded-data cache ($NATV2_CACHE) and the
     reference-direction cache ($NATV2_CACHE_DIR) default to ~/.cache/natv2 otherwise. Subprocesses inherit it."""
-    root = tmp_path_factory.mktemp("natv2_cache")
+    # tools/mutate.py runs the tests once per mutant: it hands each run its own copy of warmed caches, in its
+    # own temporary folder, so that Riesz directions are not recomputed hundreds of times
+    given = os.environ.get("NATV2_TEST_CACHE_ROOT")
+    root = Path(given) if given else tmp_path_factory.mktemp("natv2_cache")
     saved = {k: os.environ.get(k) for k in ("NATV2_CACHE", "NATV2_CACHE_DIR")}
     os.environ["NATV2_CACHE"] = str(root / "data")
     os.environ["NATV2_CACHE_DIR"] = str(root / "user")
