@@ -501,6 +501,53 @@ def test_reference_directions_are_cached_on_disk(tmp_path, monkeypatch):
     assert np.all(survival._riesz.__wrapped__(2, 6, 3) == 0.5) and len(calls) == 1
 
 
+def test_reference_direction_cache_location_follows_the_environment(tmp_path, monkeypatch):
+    from natv2.search import survival
+
+    monkeypatch.setenv("NATV2_CACHE_DIR", str(tmp_path / "natv2dir"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert survival._cache_dir() == tmp_path / "natv2dir" / "ref_dirs"
+    monkeypatch.delenv("NATV2_CACHE_DIR")
+    assert survival._cache_dir() == tmp_path / "xdg" / "natv2" / "ref_dirs"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert survival._cache_dir() == tmp_path / "home" / ".cache" / "natv2" / "ref_dirs"
+
+
+@pytest.mark.parametrize("bad", ["shape", "nan", "pickle"])
+def test_a_damaged_reference_direction_cache_is_recomputed(tmp_path, monkeypatch, bad):
+    from natv2.search import survival
+
+    import pymoo.util.ref_dirs as ref_dirs
+
+    calls = []
+    monkeypatch.setattr(ref_dirs, "get_reference_directions", lambda *a, **k: calls.append(a) or np.full((6, 2), 0.25))
+    monkeypatch.setenv("NATV2_CACHE_DIR", str(tmp_path))
+    path = tmp_path / "ref_dirs" / "energy_m2_n6_s3.npy"
+    path.parent.mkdir()
+    if bad == "shape":
+        np.save(path, np.full((5, 2), 0.5))
+    elif bad == "nan":
+        np.save(path, np.full((6, 2), np.nan))
+    else:  # a pickled object array: never unpickled (allow_pickle=False), recomputed instead
+        np.save(path, np.array([[0.5, 0.5]] * 6, dtype=object), allow_pickle=True)
+    got = survival._riesz.__wrapped__(2, 6, 3)
+    assert calls == [("energy", 2, 6)] and np.all(got == 0.25)
+    assert np.all(np.load(path, allow_pickle=False) == 0.25)  # the repaired file replaced the damaged one
+
+
+def test_survival_uses_the_configured_reference_direction_seed(monkeypatch):
+    from natv2.search import survival
+
+    assert np.array_equal(survival.riesz_directions(3, 10), survival.riesz_directions(3, 10, 42))  # the default seed
+    seen = []
+    real = survival.riesz_directions
+    monkeypatch.setattr(survival, "riesz_directions", lambda m, n, seed=42: seen.append((m, n, seed)) or real(m, n, seed))
+    survive(SIMPLEX, 10, np.random.default_rng(0))
+    survive(SIMPLEX, 10, np.random.default_rng(0), ref_dirs_seed=7)
+    assert seen == [(3, 10, SearchConfig().ref_dirs_seed), (3, 10, 7)] and SearchConfig().ref_dirs_seed == 42
+
+
 def test_measured_latency_objective_times_each_extracted_subnet():
     from natv2.supernets import create
 

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # name -> (source files, pytest arguments selecting the tests that cover them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "survival": (["src/natv2/search/survival.py"],
-                 ["tests/test_search.py", "-k", "survival or reference_directions or three_objective or bounded_archive"]),
+                 ["tests/test_search.py", "-k", "survival or reference_direction or three_objective or bounded_archive"]),
     "emo": (["src/natv2/search/emo.py"],
             ["tests/test_search.py", "-k", "nsga or emo_algorithm or three_objectives or feature_switch"]),
     "subset_selection": (["src/natv2/search/subset.py"], ["tests/test_search.py", "-k", "subset"]),
