@@ -485,6 +485,45 @@ def test_the_emo_algorithm_follows_the_number_of_objectives():
     assert algo.ref_dirs.shape == (10, 3) and np.allclose(algo.ref_dirs, riesz_directions(3, 10, 42))
 
 
+def test_emo_defaults_and_operators_are_the_specified_ones():
+    """spec §4.x table: NSGA-II/III, pop 100, 20 generations, integer LHS, two-point crossover 0.9, PM eta 1;
+    natv2's optional SBX uses eta 15 with rounding."""
+    from natv2.search.emo import IntegerLHS, _operators
+
+    assert EmoSettings() == EmoSettings(pop_size=100, n_gen=20, sampling="lhs", crossover="two_point",
+                                        crossover_prob=0.9, mutation_eta=1.0, ref_dirs_seed=42)
+    sampling, crossover, mutation = _operators(EmoSettings())
+    assert isinstance(sampling, IntegerLHS) and type(crossover).__name__ == "TwoPointCrossover"
+    assert crossover.prob.value == 0.9 and crossover.n_points == 2 and mutation.eta.value == 1.0
+    _, sbx, pm = _operators(EmoSettings(crossover="sbx", crossover_prob=0.7, mutation_eta=3.0))
+    assert type(sbx).__name__ == "SBX" and sbx.eta.value == 15 and sbx.prob.value == 0.7 and pm.eta.value == 3.0
+
+
+def test_integer_lhs_puts_every_value_in_every_gene_equally_often():
+    """Latin hypercube on integers: n samples over genes with n values hit each value exactly once per gene."""
+    from pymoo.core.problem import Problem
+
+    from natv2.search.emo import IntegerLHS
+
+    problem = Problem(n_var=3, n_obj=1, xl=np.array([0, 2, 5]), xu=np.array([4, 6, 9]), vtype=int)
+    X = IntegerLHS()._do(problem, 10, random_state=np.random.default_rng(0))
+    assert X.shape == (10, 3) and np.array_equal(X, np.round(X))  # whole numbers
+    for j, lo in enumerate((0, 2, 5)):
+        assert sorted(X[:, j].tolist()) == sorted(list(range(lo, lo + 5)) * 2), X[:, j]
+
+
+def test_one_objective_needs_no_costs_and_the_emo_is_silent_and_duplicate_free(capsys):
+    enc = GeneEncoding(SearchSpace.from_dict(SPACE))
+    problem = SurrogateProblem(enc, "fill", lambda G: G.sum(axis=1) / 100.0,
+                               lambda c: pytest.fail("a single objective must not compute costs"), n_obj=1)
+    G, F = run_emo(problem, EmoSettings(pop_size=20, n_gen=5), seed=0)
+    assert F.shape == (20, 1) and np.allclose(F[:, 0], G.sum(axis=1) / 100.0)
+    assert capsys.readouterr().out == ""  # no pymoo progress table
+    two = SurrogateProblem(enc, "fill", lambda G: G.sum(axis=1) / 100.0, lambda c: (float(sum(c.d)),), n_obj=2)
+    G2, _ = run_emo(two, EmoSettings(pop_size=30, n_gen=10), seed=0)
+    assert len(np.unique(G2, axis=0)) == len(G2) == 30  # duplicates eliminated
+
+
 def test_reference_directions_are_cached_on_disk(tmp_path, monkeypatch):
     from natv2.search import survival
 

@@ -42,7 +42,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "survival": (["src/natv2/search/survival.py"],
                  ["tests/test_search.py", "-k", "survival or reference_direction or three_objective or bounded_archive"]),
     "emo": (["src/natv2/search/emo.py"],
-            ["tests/test_search.py", "-k", "nsga or emo_algorithm or three_objectives or feature_switch"]),
+            ["tests/test_search.py", "-k", "nsga or emo or three_objectives or integer_lhs or needs_no_costs"]),
     "subset_selection": (["src/natv2/search/subset.py"], ["tests/test_search.py", "-k", "subset"]),
     "hypervolume": (["src/natv2/search/indicators.py"],
                     ["tests/test_search.py", "-k", "hypervolume or tradeoff or nsga or survival"]),
