@@ -412,6 +412,51 @@ def test_subset_selection_fills_the_gap_of_the_front():
     assert select_subset(cand[:3], front, 4, np.random.default_rng(0)).tolist() == [0, 1, 2]
 
 
+def test_subset_ga_parts_keep_exactly_k_members():
+    from natv2.search.subset import _crossover, _random_subsets, _swap_mutation, _to_indices
+
+    rng = np.random.default_rng(0)
+    bits = _random_subsets(50, 12, 4, rng)
+    assert bits.shape == (50, 12) and np.all(bits.sum(axis=1) == 4) and len(np.unique(bits, axis=0)) > 40
+    assert np.array_equal(_to_indices(bits, 4), np.array([np.flatnonzero(b) for b in bits]))
+    child = _crossover(bits[:25], bits[25:], 4, rng)
+    assert np.all(child.sum(axis=1) == 4)
+    assert np.all(child[bits[:25] & bits[25:]])  # the parents' common members are kept
+    assert not np.any(child & ~(bits[:25] | bits[25:]))  # and nothing comes from outside both parents
+    for rows in (1, 7):  # a single row too: every row mutates with probability 1
+        mutated = _swap_mutation(bits[:rows], rng, 1.0)
+        assert np.all(mutated.sum(axis=1) == 4) and np.all((mutated ^ bits[:rows]).sum(axis=1) == 2)
+    assert np.array_equal(_swap_mutation(bits, rng, 0.0), bits)
+    full = np.ones((1, 4), dtype=bool)  # nothing to swap with: left as it is
+    assert np.array_equal(_swap_mutation(full, rng, 1.0), full)
+
+
+def test_subset_fitness_is_the_worst_objectives_gap_spread():
+    front = np.array([[0.0, 0.0], [1.0, 1.0]])
+    cand = np.array([[0.5, 0.1], [0.25, 0.9], [0.75, 0.5]])
+    # objective 0 with cand 0: gaps 0.5, 0.5 (std 0); objective 1: gaps 0.1, 0.9 (std 0.4)
+    assert subset_fitness(np.array([[0]]), cand, front)[0] == pytest.approx(0.4)
+    assert subset_fitness(np.array([[2]]), cand, front)[0] == pytest.approx(0.25)  # 0.75/0.25 and 0.5/0.5
+    # a single value has no gaps: fitness 0
+    assert subset_fitness(np.array([[1]]), cand, np.zeros((0, 2)))[0] == 0.0
+
+
+def test_subset_selection_finds_the_exhaustive_optimum_and_has_the_specified_defaults():
+    import inspect
+    from itertools import combinations
+
+    rng = np.random.default_rng(5)
+    front = np.sort(rng.random((5, 2)), axis=0)
+    cand = rng.random((16, 2))
+    combos = np.array(list(combinations(range(16), 4)))
+    best = subset_fitness(combos, cand, front).min()
+    for seed in range(3):
+        idx = select_subset(cand, front, 4, np.random.default_rng(seed), pop_size=30, n_gen=30)
+        assert subset_fitness(idx[None, :], cand, front)[0] == pytest.approx(best), seed
+    defaults = {k: p.default for k, p in inspect.signature(select_subset).parameters.items() if p.default is not p.empty}
+    assert defaults == {"pop_size": 500, "n_gen": 200, "mutation_prob": 1.0}  # spec: subset selection 500 x 200
+
+
 def test_nsga2_reaches_the_known_front_of_an_integer_zdt1():
     """ZDT1 on integer genes: f1 = resolution index / 10, g from the layer genes; front f2 = 1 - sqrt(f1)."""
     space = SearchSpace(r=tuple(range(32, 76, 4)), w=(1.0,))  # 11 resolutions
