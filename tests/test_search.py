@@ -27,6 +27,7 @@ from natv2.search import (
 from natv2.search.config import POLICY_FIELDS, SearchConfig
 from natv2.search.emo import EmoSettings, SurrogateProblem, run_emo
 from natv2.search.subset import subset_fitness
+from natv2.search.indicators import normalise
 from natv2.search.survival import riesz_directions
 
 SPACE = {"r": [32, 40], "w": [1.0], "n_classes": 10}
@@ -399,6 +400,64 @@ def test_high_tradeoff_prefers_the_knee():
     picks = high_tradeoff(F, n=4)
     assert picks[0] == 10 and len(picks) == 4
     assert len(high_tradeoff(F[:3], n=4)) == 3
+
+
+def _tradeoff_by_definition(F, n, eps, min_neighbours):
+    """high_tradeoff written out loop by loop from its definition (spec §3.10), to compare against."""
+    nd = [i for i in range(len(F)) if not any(np.all(F[j] <= F[i]) and np.any(F[j] < F[i]) for j in range(len(F)))]
+    if len(nd) <= n:
+        return sorted(nd, key=lambda i: F[i, 0])
+    P = F[nd]
+    lo, hi = P.min(axis=0), P.max(axis=0)
+    Z = (P - lo) / np.where(hi > lo, hi - lo, 1.0)
+    t = []
+    for i in range(len(Z)):
+        d = [(float(np.sqrt(((Z[j] - Z[i]) ** 2).sum())), j) for j in range(len(Z)) if j != i]
+        neigh = [j for dist, j in d if dist <= eps] or [j for _, j in sorted(d)[:min_neighbours]]
+        ratios = []
+        for j in neigh:
+            loss = sum(max(0.0, Z[j, k] - Z[i, k]) for k in range(Z.shape[1]))
+            gain = sum(max(0.0, Z[i, k] - Z[j, k]) for k in range(Z.shape[1]))
+            ratios.append(loss / gain if gain > 0 else np.inf)
+        t.append(min(ratios))
+    order = sorted(range(len(Z)), key=lambda i: -t[i])  # stable, like the implementation
+    return [nd[i] for i in order[:n]]
+
+
+def test_high_tradeoff_follows_its_definition():
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(high_tradeoff).parameters.items() if p.default is not p.empty}
+    assert defaults == {"n": 4, "eps": 0.125, "min_neighbours": 2}
+    # by hand: (0, 1), (0.1, 0.1), (1, 0) normalised already; eps 0.125 finds no neighbour, so the 2 nearest:
+    # the knee (0.1, 0.1) gives up 0.9 per 0.1 won either way -> 9; the ends give up 0.1 per 0.9 -> 1/9
+    F = np.array([[0.0, 1.0], [0.1, 0.1], [1.0, 0.0], [0.6, 0.6]])
+    assert high_tradeoff(F, n=1).tolist() == [1] and high_tradeoff(F, n=2, min_neighbours=1).tolist()[0] == 1
+    rng = np.random.default_rng(0)
+    for trial in range(12):
+        t = np.sort(rng.random(14))
+        F = np.c_[t, (1 - t) ** rng.uniform(0.3, 3)] * rng.uniform(0.5, 5, size=2)  # a front, scaled
+        F = np.r_[F, F[rng.integers(14, size=2)], rng.random((4, 2)) * 5 + 5]  # duplicates and dominated rows
+        if trial % 3 == 2:
+            F = np.c_[F, -F[:, 0] - F[:, 1] + rng.random(len(F)) * 0.1]  # a third objective
+        for eps, nb in ((0.125, 2), (0.02, 1), (0.3, 3), (0.0, 2)):
+            for n in (4, 7):
+                expected = _tradeoff_by_definition(F, n, eps, nb)
+                assert high_tradeoff(F, n=n, eps=eps, min_neighbours=nb).tolist() == expected, (trial, eps, nb, n)
+    F = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    assert high_tradeoff(F, n=3).tolist() == [0, 1, 2] and high_tradeoff(F[[2, 0]], n=4).tolist() == [1, 0]
+
+
+def test_non_dominated_normalise_and_the_one_objective_and_empty_volumes():
+    F = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0], [2.0, -1.0]])
+    assert non_dominated(F).tolist() == [0, 3, 4]  # ties in one objective dominate; duplicates all stay
+    assert non_dominated(np.zeros((0, 2))).tolist() == []
+    assert np.allclose(normalise([[1.0, 5.0], [3.0, 0.0]], [(1.0, 3.0), (0.0, 10.0)]), [[0.0, 0.5], [1.0, 0.0]])
+    assert np.allclose(normalise([[2.0, -2.0]], [(1.0, 3.0), (-4.0, 0.0)]), [[0.5, 0.5]])
+    assert hypervolume(np.array([[0.3]]), [(0.0, 1.0)]) == pytest.approx(0.8)
+    assert hypervolume(np.array([[3.0], [5.0]]), [(2.0, 12.0)], ref=1.0) == pytest.approx(0.9)
+    assert hypervolume(np.zeros((0, 2)), [(0.0, 1.0)] * 2) == 0.0
+    assert hypervolume(np.array([[2.0, 2.0]]), [(0.0, 1.0)] * 2) == 0.0  # beyond the reference
 
 
 def test_subset_selection_fills_the_gap_of_the_front():

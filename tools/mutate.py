@@ -45,7 +45,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             ["tests/test_search.py", "-k", "nsga or emo or three_objectives or integer_lhs or needs_no_costs"]),
     "subset_selection": (["src/natv2/search/subset.py"], ["tests/test_search.py", "-k", "subset"]),
     "hypervolume": (["src/natv2/search/indicators.py"],
-                    ["tests/test_search.py", "-k", "hypervolume or tradeoff or nsga or survival"]),
+                    ["tests/test_search.py", "-k", "hypervolume or tradeoff or non_dominated or nsga or survival"]),
     "surrogate_selection": (["src/natv2/predictors/adaptive.py"], ["tests/test_predictors.py", "-k", "adaptive or fold or winner"]),
     "allreduce": (["src/natv2/train/dist.py"], ["tests/test_train_dist_ranks.py"]),
     "losses": (["src/natv2/train/losses.py"], ["tests/test_train_parts.py", "tests/test_train_losses.py"]),
