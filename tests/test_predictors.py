@@ -195,6 +195,17 @@ def test_winner_is_mean_minus_std_not_mean():
     assert scores["blank"]["score"] == 0.0
 
 
+def test_adaptive_defaults_and_malformed_pool_entries():
+    from natv2.predictors.adaptive import AdaptiveSwitching
+
+    model = create("adaptive")
+    assert isinstance(model, AdaptiveSwitching)
+    assert (model.seed, model.threads, tuple(model.pool), model.folds) == (0, 1, ("rbf", "gp", "carts"), 10)
+    for bad in (("rbf",), ("rbf", "tps"), ("rbf", {}, {}), 7, {"kernel": "tps"}):
+        with pytest.raises(ConfigError, match="not understood"):
+            create("adaptive", pool=[bad])
+
+
 def test_duplicate_pool_names_get_distinct_labels():
     Xtr, ytr, _, _ = make_dataset(40, 1, seed=8)
     model = create("adaptive", pool=[("lgbm", {"folds": 2}), {"name": "lgbm", "num_leaves": 4}], folds=3)
