@@ -49,7 +49,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "surrogate_selection": (["src/natv2/predictors/adaptive.py"], ["tests/test_predictors.py", "-k", "adaptive or fold or winner"]),
     "allreduce": (["src/natv2/train/dist.py"], ["tests/test_train_dist_ranks.py"]),
     "losses": (["src/natv2/train/losses.py"], ["tests/test_train_parts.py", "tests/test_train_losses.py"]),
-    "bn_recalibration": (["src/natv2/supernets/bn.py"], ["tests/test_supernet.py", "-k", "recalib or bn"]),
+    "bn_recalibration": (["src/natv2/supernets/bn.py"], ["tests/test_supernet.py", "tests/test_accuracy_eval.py", "-k", "recalib"]),
     "cost_counting": (["src/natv2/measure/costs.py", "src/natv2/measure/counters.py"],
                       ["tests/test_measure.py", "-k", "cost or macs or params or count or closed"]),
 }
