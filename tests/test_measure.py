@@ -28,6 +28,7 @@ from natv2.measure import (
     validate_table,
 )
 from natv2.measure.blocks import build_layer, layer_input_shape
+from natv2.measure.costs import CostModel
 from natv2.measure.lut import TableValidation, distinct_layers
 from natv2.space import N_LAYERS, N_STAGES, SearchSpace, SubnetConfig, ofa_mbv3_space
 
@@ -49,8 +50,10 @@ def _check_closed_form(name: str, width_mult: float, resolutions: list[int], n: 
         cfg = net.sample_active_subnet(rng)
         sub = net.extract_subnet()
         assert count_params(sub) == model.params(cfg), (name, cfg)
+        assert type(model.params(cfg)) is int and type(model.macs(cfg)) is int  # whole numbers, never floats
         for method in methods:
             counted = count_macs(sub, cfg.r, method=method)
+            assert type(counted) is int
             if method == "dispatch" and cfg.r < NO_SKIPPED_TAPS_FROM:
                 # dispatch counts what runs; the depthwise fast path skips taps that only meet padding
                 assert counted <= model.macs(cfg), (name, method, cfg)
@@ -92,6 +95,22 @@ def test_counters_convention_on_a_tiny_module():
     assert count_macs(m, 8, method="dispatch") == expected
     assert count_params(m) == (8 * 27 + 8) + 16 + 8 * 25 + (8 * 5 + 5)
     assert m.training  # mode restored
+    # counts are whole numbers (ints), whatever the batch the input size names
+    assert all(type(v) is int for v in (count_macs(m, 8), count_macs(m, (4, 3, 8, 8)), count_macs(m, (4, 3, 8, 8), method="dispatch"),
+                                        count_params(m)))
+    # trainable_only counts the parameters that train; by default every parameter counts
+    m[0].weight.requires_grad_(False)
+    assert count_params(m) == (8 * 27 + 8) + 16 + 8 * 25 + (8 * 5 + 5)
+    assert count_params(m, trainable_only=True) == 8 + 16 + 8 * 25 + (8 * 5 + 5)
+
+
+def test_cost_model_defaults():
+    """The default cost model is OFA-MobileNetV3 with ImageNet's 1000 classes."""
+    cfg = ofa_mbv3_space().max_config()
+    default, explicit = cost_model(), cost_model("ofa_mbv3", 1000)
+    assert (default.params(cfg), default.macs(cfg)) == (explicit.params(cfg), explicit.macs(cfg))
+    assert CostModel().n_classes == 1000 and CostModel().arch == "ofa_mbv3"
+    assert default.params(cfg) != cost_model("ofa_mbv3", 1001).params(cfg)
 
 
 def test_timing_modules_match_closed_form():
