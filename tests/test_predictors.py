@@ -198,6 +198,7 @@ def test_winner_is_mean_minus_std_not_mean():
 def test_adaptive_defaults_and_malformed_pool_entries():
     from natv2.predictors.adaptive import AdaptiveSwitching
 
+    assert (AdaptiveSwitching().seed, AdaptiveSwitching().folds) == (0, 10)
     model = create("adaptive")
     assert isinstance(model, AdaptiveSwitching)
     assert (model.seed, model.threads, tuple(model.pool), model.folds) == (0, 1, ("rbf", "gp", "carts"), 10)

@@ -446,6 +446,14 @@ def test_high_tradeoff_follows_its_definition():
                 assert high_tradeoff(F, n=n, eps=eps, min_neighbours=nb).tolist() == expected, (trial, eps, nb, n)
     F = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
     assert high_tradeoff(F, n=3).tolist() == [0, 1, 2] and high_tradeoff(F[[2, 0]], n=4).tolist() == [1, 0]
+    # a front of exactly n points comes back whole, ordered by the first objective (no trade-offs computed)
+    F = np.array([[0.6, 0.1], [0.0, 1.0], [0.1, 0.12], [1.0, 0.0]])
+    assert high_tradeoff(F, n=4).tolist() == [1, 2, 0, 3] and _tradeoff_by_definition(F, 4, 0.125, 2) == [1, 2, 0, 3]
+    # an objective constant over the front (possible with 3): it adds nothing to distances, never NaN
+    t = np.linspace(0, 1, 9)
+    F = np.c_[np.full(9, 0.5), t, (1 - t) ** 2]
+    assert high_tradeoff(F, n=3).tolist() == _tradeoff_by_definition(F, 3, 0.125, 2)
+    assert high_tradeoff(F, n=3).tolist() == high_tradeoff(F[:, 1:], n=3).tolist()
 
 
 def test_non_dominated_normalise_and_the_one_objective_and_empty_volumes():
@@ -498,6 +506,36 @@ def test_subset_fitness_is_the_worst_objectives_gap_spread():
     assert subset_fitness(np.array([[2]]), cand, front)[0] == pytest.approx(0.25)  # 0.75/0.25 and 0.5/0.5
     # a single value has no gaps: fitness 0
     assert subset_fitness(np.array([[1]]), cand, np.zeros((0, 2)))[0] == 0.0
+
+
+def test_subset_parents_come_from_binary_tournaments(monkeypatch):
+    """Each parent is the fitter of two random members: about 1 in 4 parents is from the worse half of the
+    population (1 in 2 without tournaments), and the two parents of a child are drawn separately."""
+    import natv2.search.subset as subset
+
+    seen = {}
+    real_fit, real_cross = subset.subset_fitness, subset._crossover
+
+    def fitness(selected, cand, front):
+        out = real_fit(selected, cand, front)
+        seen.setdefault("population", out)  # the first call scores the initial population
+        return out
+
+    def crossover(a, b, k, rng):
+        seen["parents"] = (a.copy(), b.copy())
+        return real_cross(a, b, k, rng)
+
+    monkeypatch.setattr(subset, "subset_fitness", fitness)
+    monkeypatch.setattr(subset, "_crossover", crossover)
+    rng = np.random.default_rng(1)
+    cand, front = rng.random((40, 2)), np.sort(rng.random((6, 2)), axis=0)
+    select_subset(cand, front, 5, np.random.default_rng(0), pop_size=400, n_gen=1)
+    pop_fit = seen["population"]
+    a, b = seen["parents"]
+    parent_fit = np.r_[real_fit(subset._to_indices(a, 5), cand, front), real_fit(subset._to_indices(b, 5), cand, front)]
+    worse_half = np.mean(parent_fit > np.median(pop_fit))
+    assert 0.15 < worse_half < 0.35, worse_half
+    assert np.mean(np.any(a != b, axis=1)) > 0.9  # two parents, not one twice
 
 
 def test_subset_selection_finds_the_exhaustive_optimum_and_has_the_specified_defaults():
