@@ -13,6 +13,7 @@ import traceback
 
 import pytest
 import torch
+import torch.distributed as torch_dist
 
 from natv2.errors import ConfigError
 from natv2.train.dist import (
@@ -22,6 +23,7 @@ from natv2.train.dist import (
     average_gradients,
     broadcast_model,
     init_distributed,
+    resolve_device,
 )
 
 
@@ -58,9 +60,15 @@ def _rank_main(rank: int, port: int, out: str) -> None:
             "any_one": any_flag(rank == 1, ctx), "any_none": any_flag(False, ctx), "any_all": any_flag(True, ctx),
         }
         ctx.barrier()
+        joined = init_distributed("cpu")  # the group exists already: this context does not own it
+        result["joined_owns"] = joined.owns_group
+        joined.close()
+        result["alive_after_joined_close"] = torch_dist.is_initialized()
+        ctx.barrier()
+        ctx.close()
+        result["alive_after_owner_close"] = torch_dist.is_initialized()
         with open(f"{out}.{rank}", "w") as fh:
             json.dump(result, fh)
-        ctx.close()
         code = 0
     except BaseException:  # noqa: BLE001 - report anything to the test
         with open(f"{out}.{rank}.err", "w") as fh:
@@ -92,12 +100,15 @@ def test_two_gloo_ranks_average_gradients_and_agree(tmp_path):
         assert res["weight"] == [[1.0, 1.0], [1.0, 1.0]] and res["bias"] == [-1.0, -1.0]  # rank 0's values
         assert res["gathered"] == [{"r": 0}, {"r": 1}]
         assert (res["any_one"], res["any_none"], res["any_all"]) == (True, False, True)
+        # only the context that created the process group destroys it
+        assert (res["joined_owns"], res["alive_after_joined_close"], res["alive_after_owner_close"]) == (False, True, False)
 
 
 def test_a_group_of_one_leaves_everything_as_it_is(monkeypatch):
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(key, raising=False)
     ctx = init_distributed("cpu")
+    assert DistContext() == DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), owns_group=False)
     assert ctx == DistContext() and ctx.is_main and not ctx.distributed
     g = torch.nn.Parameter(torch.zeros(2))
     g.grad = torch.tensor([3.0, 4.0])
@@ -106,6 +117,8 @@ def test_a_group_of_one_leaves_everything_as_it_is(monkeypatch):
     assert all_gather_objects("x", ctx) == ["x"] and any_flag(True, ctx) and not any_flag(False, ctx)
     ctx.barrier()
     ctx.close()
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="run.device is 'cuda'"):
             init_distributed("cuda")
