@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 # the parts we compare against never touch torchvision).
 OFA_SPEC ?= ofa==0.1.0.post202307202001
 
-.PHONY: install install-test system-test-deps quickstart test test-fast clean
+.PHONY: install install-test system-test-deps quickstart test test-fast mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ test: install-test
 ## Default tier only (under 10 minutes on 2 cores).
 test-fast: install-test
 	$(BIN)/python -m pytest -q
+
+## Mutation testing of the modules the search, training and measuring claims rest on (under an hour on
+## 2 cores); kill rates per module: docs/testing.md. MUTATE_ARGS=survival picks modules, -j 1 one core.
+MUTATE_ARGS ?=
+mutation: install-test
+	$(BIN)/python tools/mutate.py -j 2 --min-rate 0.8 $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

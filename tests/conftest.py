@@ -18,6 +18,24 @@ TEST_DATA = Path(os.environ.get("NATV2_TEST_DATA") or Path(__file__).resolve().p
 os.environ.setdefault("NATV2_DATA", str(TEST_DATA))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _caches_under_pytest_tmp(tmp_path_factory):
+    """Tests write only under pytest's temporary folders: natv2's cache root ($NATV2_CACHE: decoded data,
+    reference directions) defaults to ~/.cache/natv2 otherwise. Subprocesses inherit it."""
+    # tools/mutate.py runs the tests once per mutant: it hands each run its own copy of warmed caches, in its
+    # own temporary folder, so that Riesz directions are not recomputed hundreds of times
+    given = os.environ.get("NATV2_TEST_CACHE_ROOT")
+    root = Path(given) if given else tmp_path_factory.mktemp("natv2_cache")
+    saved = {k: os.environ.get(k) for k in ("NATV2_CACHE",)}
+    os.environ["NATV2_CACHE"] = str(root / "data")
+    yield root
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     """Tests share a small machine: one intra-op thread each."""

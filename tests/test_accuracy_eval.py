@@ -64,10 +64,10 @@ def setup():
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> None:
-    # float rounding of the BN statistics (float32 kernel vs float64 hook) is amplified by ~20 layers
-    # with random BN gains; measured <= 1.2e-4 of the logit scale here
+    # float rounding of the BN statistics (float32 kernel vs float64 hook), of folded BN and of the cached head
+    # is amplified by ~20 layers with random BN gains; measured <= 3.5e-4 of the logit scale here
     scale = float(a.abs().max())
-    assert float((a - b).abs().max()) <= 1e-3 * max(1.0, scale)
+    assert float((a - b).abs().max()) <= 5e-4 * max(1.0, scale)
 
 
 def test_fast_path_equals_reference_path(setup):
@@ -84,12 +84,30 @@ def test_fast_path_equals_reference_path(setup):
     assert all(0.0 <= a <= 1.0 for a in accs)
 
 
-@pytest.mark.parametrize("switch", ["cache_head", "fast_calibration", "fold_bn", "channels_last"])
-def test_each_speed_up_alone_is_exact(setup, switch):
+SPEED_UPS = ["cache_head", "fast_calibration", "fold_bn", "channels_last"]
+
+
+def test_with_every_speed_up_off_the_evaluator_is_exactly_the_plain_path(setup):
     net, data, cfgs = setup
-    ev = SupernetEvaluator(net, data, **{switch: False})
-    for cfg in cfgs[:2]:
-        _close(reference_logits(net, cfg, data)[0], ev.logits(cfg)[0])
+    ev = SupernetEvaluator(net, data, **{s: False for s in SPEED_UPS})
+    for cfg in cfgs:
+        ref, labels = reference_logits(net, cfg, data)
+        got, got_labels = ev.logits(cfg)
+        assert torch.equal(ref, got) and torch.equal(labels, got_labels)
+
+
+@pytest.mark.parametrize("switch", SPEED_UPS)
+def test_each_speed_up_alone_matches_the_plain_path(setup, switch):
+    """Only `switch` on: channels_last is bitwise exact; the others change float rounding only (<= 2.5e-4 of
+    the logit scale measured), never a prediction."""
+    net, data, cfgs = setup
+    ev = SupernetEvaluator(net, data, **{s: s == switch for s in SPEED_UPS})
+    for cfg in cfgs[:3]:
+        ref, got = reference_logits(net, cfg, data)[0], ev.logits(cfg)[0]
+        if switch == "channels_last":
+            assert torch.equal(ref, got)
+        _close(ref, got)
+        assert torch.equal(ref.argmax(1), got.argmax(1))
 
 
 def test_streaming_large_splits_and_the_test_split(setup):

@@ -5,6 +5,7 @@ its last saved epoch to exactly the weights of an uninterrupted run."""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from natv2.space import SearchSpace
 from natv2.supernets import create
 from natv2.train.adapt import AdaptConfig, SupernetAdaptation
 from natv2.train.data import SplitsTrainingData
+from natv2.train.losses import ensemble_logits
 
 torch.set_num_threads(1)
 
@@ -109,11 +111,36 @@ def test_a_killed_adaptation_resumes_to_the_uninterrupted_weights(data, supernet
         ad2.adapt(draw, 1, 2)  # the journal and the checkpoint disagree
 
 
-def test_early_exit_supernets_distil_from_the_all_exits_teacher(data, tmp_path):
+def test_early_exit_supernets_distil_from_the_all_exits_teacher(data, tmp_path, monkeypatch):
+    """Every step's soft labels are the teacher's β-weighted ensemble of all 5 exits, and they change what the
+    student learns (the same adaptation without a teacher ends at other weights)."""
     torch.manual_seed(0)
-    net = create("ofav2_ee_b", 10, r=[16]).eval()
+    start = create("ofav2_ee_b", 10, r=[16]).eval()
+    net = copy.deepcopy(start)
     ad = SupernetAdaptation(net, data, CFG, None, iterations=1, epochs_per_iteration=1, resolutions=[16])
     assert ad.teacher is not None and ad.teacher.net.outputs == [1, 2, 3, 4, 5]
+    weights = CFG.exit_ensemble_weights
+    assert len(weights) == 5 and list(weights) == sorted(weights, reverse=True)
+    soft_calls = []
+    real = ad.teacher.soft_labels
+
+    def spy(x):
+        soft = real(x)
+        with torch.no_grad():
+            exits = ad.teacher.net(x)  # BN in the teacher's mode, as soft_labels left it
+        assert isinstance(exits, (list, tuple)) and len(exits) == 5
+        assert torch.allclose(soft, torch.softmax(ensemble_logits(exits, weights), dim=1), atol=1e-6)
+        assert not torch.allclose(soft, torch.softmax(exits[-1], dim=1), atol=1e-4)  # not the last exit alone
+        soft_calls.append(len(x))
+        return soft
+
+    monkeypatch.setattr(ad.teacher, "soft_labels", spy)
     before = _state(net)
     assert ad.adapt(sampler(net.space), 1, 1)
+    assert len(soft_calls) == CFG.steps_per_epoch  # one teacher pass per step
     assert any(not torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    alone = copy.deepcopy(start)
+    no_kd = SupernetAdaptation(alone, data, replace(CFG, teacher="none"), None, iterations=1, epochs_per_iteration=1,
+                               resolutions=[16])
+    assert no_kd.teacher is None and no_kd.adapt(sampler(alone.space), 1, 1)
+    assert any(not torch.equal(v, alone.state_dict()[k]) for k, v in net.state_dict().items() if k.endswith("weight"))

@@ -177,9 +177,9 @@ def test_ranks_get_disjoint_equal_shares_at_the_same_resolutions():
     i0, i1 = l0.indices(3), l1.indices(3)
     assert len(i0) == len(i1) == 35 and not set(i0.tolist()) & set(i1.tolist())
     assert len(l0) == len(l1) == 4  # 35 // 8, last partial batch dropped
-    shapes0 = [x.shape for x, _ in l0.batches(3)]
-    shapes1 = [x.shape for x, _ in l1.batches(3)]
-    assert shapes0 == shapes1 and len({s[-1] for s in shapes0}) >= 1
+    shapes0 = [x.shape for epoch in range(4) for x, _ in l0.batches(epoch)]
+    shapes1 = [x.shape for epoch in range(4) for x, _ in l1.batches(epoch)]
+    assert shapes0 == shapes1 and {s[-1] for s in shapes0} == {12, 16}  # both resolutions drawn, in step
     for (x, y), b in zip(l0.batches(3), range(4)):
         assert torch.equal(y, split.labels[i0[b * 8 : (b + 1) * 8]])
 

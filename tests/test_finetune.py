@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from natv2.config import ConfigError
+from natv2.errors import RunDirError
 from natv2.finetune import loop
 from natv2.finetune.build import builder
 from natv2.finetune.config import FinetuneConfig
@@ -255,7 +256,7 @@ def test_selection_front_named_and_errors(tmp_path):
     assert [c.index for c in named] == [2, 3]
     with pytest.raises(ConfigError, match="matches no subnet"):
         select_subnets("named", archive=path, names=["zzzz"])
-    with pytest.raises(Exception, match="no search results"):
+    with pytest.raises(RunDirError, match="no search results"):
         select_subnets("front", run_dir=tmp_path / "empty")
 
 
@@ -326,3 +327,31 @@ def test_recalibration_happens_before_the_inherited_evaluation(ee_supernet):
     ft = TwoStepFinetuner(cfg, SingleExitObjective(), OptimSpec("adamw", 1e-4, 0.01), recal)
     ft.run(builder(ee_supernet, cfg_s, "single"), data)
     assert seen == [1, 1]  # step 1 and step 2 both recalibrate their fresh copy
+
+    # the order, watched: each inherited-weights evaluation (epoch-0 validation, the inherited test copy)
+    # sees exactly the BN statistics the recalibration of that fresh copy produced
+    def bn_stats(model):
+        return torch.cat([t.detach().flatten().clone() for m in model.modules()
+                          if isinstance(m, nn.modules.batchnorm._BatchNorm) for t in (m.running_mean, m.running_var)])
+
+    events = []
+
+    def recal_watched(model, batches):
+        before = bn_stats(model)
+        out = recalibrate_bn(model, batches, inplace=True)
+        assert not torch.equal(before, bn_stats(out))  # recalibration really changes the statistics
+        events.append(("recal", id(out), bn_stats(out)))
+        return out
+
+    def eval_watched(model, batches, objective, split, channels_last):
+        events.append(("eval", split, id(model), bn_stats(model)))
+        return loop.evaluate(model, batches, objective, split=split, channels_last=channels_last)
+
+    cfg = FinetuneConfig(max_epochs=1, patience=1, channels_last=False, evaluate_before=True)
+    ft = TwoStepFinetuner(cfg, SingleExitObjective(), OptimSpec("adamw", 1e-4, 0.01), recal_watched, evaluate=eval_watched)
+    ft.run(builder(ee_supernet, cfg_s, "single"), data)
+    kinds = [e[0] if e[0] == "recal" else f"eval:{e[1]}" for e in events]
+    assert kinds == ["recal", "eval:val", "eval:val", "recal", "eval:test", "eval:test"]
+    recal1, epoch0, recal2, inherited_test = events[0], events[1], events[3], events[5]
+    assert epoch0[2] == recal1[1] and torch.equal(epoch0[3], recal1[2])  # same model, recalibrated statistics
+    assert torch.equal(inherited_test[3], recal2[2]) and inherited_test[2] != events[4][2]  # the untouched copy

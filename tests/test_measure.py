@@ -3,6 +3,7 @@ latency results, latency tables."""
 
 from __future__ import annotations
 
+import collections
 import importlib
 import math
 from dataclasses import replace
@@ -10,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from scipy.stats import kendalltau, spearmanr
 
 import natv2.supernets as supernets
 from natv2.errors import ConfigError, InvalidSubnetError
@@ -26,7 +28,8 @@ from natv2.measure import (
     validate_table,
 )
 from natv2.measure.blocks import build_layer, layer_input_shape
-from natv2.measure.lut import distinct_layers
+from natv2.measure.costs import CostModel
+from natv2.measure.lut import TableValidation, distinct_layers
 from natv2.space import N_LAYERS, N_STAGES, SearchSpace, SubnetConfig, ofa_mbv3_space
 
 ALL_ARCHS = sorted(FAMILIES)
@@ -47,8 +50,10 @@ def _check_closed_form(name: str, width_mult: float, resolutions: list[int], n: 
         cfg = net.sample_active_subnet(rng)
         sub = net.extract_subnet()
         assert count_params(sub) == model.params(cfg), (name, cfg)
+        assert type(model.params(cfg)) is int and type(model.macs(cfg)) is int  # whole numbers, never floats
         for method in methods:
             counted = count_macs(sub, cfg.r, method=method)
+            assert type(counted) is int
             if method == "dispatch" and cfg.r < NO_SKIPPED_TAPS_FROM:
                 # dispatch counts what runs; the depthwise fast path skips taps that only meet padding
                 assert counted <= model.macs(cfg), (name, method, cfg)
@@ -90,6 +95,22 @@ def test_counters_convention_on_a_tiny_module():
     assert count_macs(m, 8, method="dispatch") == expected
     assert count_params(m) == (8 * 27 + 8) + 16 + 8 * 25 + (8 * 5 + 5)
     assert m.training  # mode restored
+    # counts are whole numbers (ints), whatever the batch the input size names
+    assert all(type(v) is int for v in (count_macs(m, 8), count_macs(m, (4, 3, 8, 8)), count_macs(m, (4, 3, 8, 8), method="dispatch"),
+                                        count_params(m)))
+    # trainable_only counts the parameters that train; by default every parameter counts
+    m[0].weight.requires_grad_(False)
+    assert count_params(m) == (8 * 27 + 8) + 16 + 8 * 25 + (8 * 5 + 5)
+    assert count_params(m, trainable_only=True) == 8 + 16 + 8 * 25 + (8 * 5 + 5)
+
+
+def test_cost_model_defaults():
+    """The default cost model is OFA-MobileNetV3 with ImageNet's 1000 classes."""
+    cfg = ofa_mbv3_space().max_config()
+    default, explicit = cost_model(), cost_model("ofa_mbv3", 1000)
+    assert (default.params(cfg), default.macs(cfg)) == (explicit.params(cfg), explicit.macs(cfg))
+    assert CostModel().n_classes == 1000 and CostModel().arch == "ofa_mbv3"
+    assert default.params(cfg) != cost_model("ofa_mbv3", 1001).params(cfg)
 
 
 def test_timing_modules_match_closed_form():
@@ -298,9 +319,14 @@ def test_latency_table_build_predict_save_load(tmp_path):
         keys = [L.key() for L in layer_plan(fam, cfg, 10)]
         assert table.predict(cfg) == pytest.approx(sum(table.entries[k] for k in keys))
         assert table.predict(cfg) > 0
-    # deeper exit = more layers = larger prediction (all entries are positive times)
+    # an earlier exit drops layers and swaps the exit head: the predictions differ by exactly those entries
+    # (no comparison of two timings, whose order the machine's noise could flip)
     cfg = space.max_config()
-    assert table.predict(replace(cfg, nd=2)) < table.predict(cfg)
+    short = collections.Counter(L.key() for L in layer_plan(fam, replace(cfg, nd=2), 10))
+    full = collections.Counter(L.key() for L in layer_plan(fam, cfg, 10))
+    assert sum(full.values()) > sum(short.values()) + 5
+    assert table.predict(cfg) - table.predict(replace(cfg, nd=2)) == pytest.approx(
+        sum(table.entries[k] * n for k, n in (full - short).items()) - sum(table.entries[k] * n for k, n in (short - full).items()))
     for suffix in (".json", ".yaml"):
         path = table.save(tmp_path / f"lut{suffix}")
         again = LatencyTable.load(path)
@@ -329,7 +355,13 @@ def test_validate_table_reports_errors_and_rank_correlation():
     assert all(v > 0 for v in report.measured_ms)
     rel = [abs(p - m) / m * 100 for p, m in zip(report.predicted_ms, report.measured_ms)]
     assert report.mean_abs_pct_error == pytest.approx(float(np.mean(rel)))
-    assert -1.0 <= report.spearman <= 1.0
+    assert report.spearman == pytest.approx(spearmanr(report.predicted_ms, report.measured_ms).statistic)
+    assert report.kendall == pytest.approx(kendalltau(report.predicted_ms, report.measured_ms).statistic)
+    # the statistics themselves, on values with a known answer
+    exact = TableValidation.from_arrays([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0])
+    assert (exact.spearman, exact.kendall, exact.mean_abs_pct_error) == (pytest.approx(1.0), pytest.approx(1.0), pytest.approx(50.0))
+    reversed_ = TableValidation.from_arrays([1.0, 2.0, 3.0, 4.0], [8.0, 6.0, 4.0, 2.0])
+    assert reversed_.spearman == pytest.approx(-1.0) and reversed_.kendall == pytest.approx(-1.0)
     assert "Spearman" in report.summary()
 
 

@@ -59,11 +59,12 @@ def test_surrogate_ranks_held_out_points(name, smooth_data):
     assert rank_metrics(yte, pred)["kendall"] >= 0.8
 
 
-def test_carts_rank_below_the_issue_bar_but_far_above_chance(smooth_data):
-    """Random-subspace trees (no bootstrap, as NSGANetV2) reach only ~0.75 here; more trees do not help."""
+def test_carts_rank_held_out_points_far_above_chance(smooth_data):
+    """Random-subspace trees (no bootstrap, as NSGANetV2) reach ~0.75 here, below the other surrogates' 0.8 bar;
+    only the lower bound is a requirement (an improvement must not fail the test)."""
     Xtr, ytr, Xte, yte = smooth_data
     tau = rank_metrics(yte, create("carts", seed=0).fit(Xtr, ytr).predict(Xte))["kendall"]
-    assert 0.7 <= tau < 0.8
+    assert tau >= 0.7
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -192,6 +193,18 @@ def test_winner_is_mean_minus_std_not_mean():
     assert scores["erratic"]["mean"] > scores["steady"]["mean"]
     assert select_winner(scores) == "steady"
     assert scores["blank"]["score"] == 0.0
+
+
+def test_adaptive_defaults_and_malformed_pool_entries():
+    from natv2.predictors.adaptive import AdaptiveSwitching
+
+    assert (AdaptiveSwitching().seed, AdaptiveSwitching().folds) == (0, 10)
+    model = create("adaptive")
+    assert isinstance(model, AdaptiveSwitching)
+    assert (model.seed, model.threads, tuple(model.pool), model.folds) == (0, 1, ("rbf", "gp", "carts"), 10)
+    for bad in (("rbf",), ("rbf", "tps"), ("rbf", {}, {}), 7, {"kernel": "tps"}):
+        with pytest.raises(ConfigError, match="not understood"):
+            create("adaptive", pool=[bad])
 
 
 def test_duplicate_pool_names_get_distinct_labels():

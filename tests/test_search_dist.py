@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,13 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _free_port() -> int:
+    """A port the OS just handed out (a fixed one collides with other jobs on the machine)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_sharded_evaluate_without_a_process_group_calls_through():
     space = SearchSpace(r=(32,))
     cfgs = [space.max_config(), space.min_config()]
@@ -72,7 +80,7 @@ def test_two_torchrun_ranks_split_evaluation(tmp_path):
     assert sum(json.loads(line)["type"] == "eval" for line in lines) == 16
     # same archive as a single-process run
     (tmp_path / "single").mkdir()
-    one_rank = {**env, "RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29533"}
+    one_rank = {**env, "RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
     single = subprocess.run([sys.executable, str(script), str(tmp_path / "single")], capture_output=True, text=True,
                             env=one_rank, timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]

@@ -25,6 +25,8 @@ SCRIPT = textwrap.dedent(
     from natv2.search import run_search
 
     run_dir, kill_after, log, delay = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+    hold_after = int(sys.argv[5])  # >= 0: once the journal has this many records, wait in evaluate to be killed
+    journal = Path(run_dir) / "search" / "journal.jsonl"
     state_file = Path(run_dir) / "adapter_state.json"
 
     class Adapter:
@@ -56,6 +58,8 @@ SCRIPT = textwrap.dedent(
         done["n"] += len(cfgs)
         if 0 <= kill_after < done["n"]:
             os.kill(os.getpid(), signal.SIGKILL)
+        while 0 <= hold_after and journal.exists() and hold_after < len(journal.read_bytes().splitlines()):
+            time.sleep(0.05)  # the test kills the process from outside; it never finishes on its own
         time.sleep(delay * len(cfgs))
         return [accuracy(c) for c in cfgs]
 
@@ -68,10 +72,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def launch(script: Path, run_dir: Path, kill_after: int, log: Path, delay: float = 0.0) -> subprocess.Popen:
+def launch(script: Path, run_dir: Path, kill_after: int, log: Path, delay: float = 0.0, hold_after: int = -1) -> subprocess.Popen:
     env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [sys.executable, str(script), str(run_dir), str(kill_after), str(log), str(delay)],
+        [sys.executable, str(script), str(run_dir), str(kill_after), str(log), str(delay), str(hold_after)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
 
@@ -131,13 +135,15 @@ def test_sigkill_at_arbitrary_moments_then_resume_equals_uninterrupted(reference
     run_dir, log = tmp_path / "killed", tmp_path / "killed.log"
     journal = run_dir / "search" / "journal.jsonl"
     for threshold in (8, 30):  # kill from outside once the journal has grown past these many records
-        proc = launch(script, run_dir, -1, log, delay=0.01)
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
+        # the job keeps running (journal writes, surrogate, EMO, archive files) until its next evaluation after
+        # threshold + 6 records, where it waits: the kill lands at whatever it was doing when the test saw the
+        # threshold, and never depends on how fast this machine is
+        proc = launch(script, run_dir, -1, log, delay=0.01, hold_after=threshold + 6)
+        while proc.poll() is None:
             if journal.exists() and len(journal.read_bytes().splitlines()) > threshold:
                 break
             time.sleep(0.005)
-        assert proc.poll() is None, "the run finished before it could be killed"
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         assert proc.returncode == -signal.SIGKILL

@@ -60,6 +60,7 @@ def test_bounds_and_sampling_stay_in_space():
     assert space.validate(space.max_config()).nd == 5
     assert space.min_config().nw[0] == 1 and space.max_config().nw[0] == 7
     rng = np.random.default_rng(1)
-    for _ in range(100):
-        space.validate(space.sample(rng))
-    json.dumps(space.to_dict())
+    samples = [space.sample(rng) for _ in range(100)]
+    assert all(space.validate(c) is c for c in samples)
+    assert len(set(samples)) > 90 and {c.nd for c in samples} == set(space.nd) and {c.r for c in samples} == {32, 40}
+    assert SearchSpace.from_dict(json.loads(json.dumps(space.to_dict()))) == space  # the space survives JSON

@@ -393,6 +393,30 @@ def test_recalibrate_bn_on_supernet_updates_active_slice_only():
     assert torch.allclose(a, b, atol=TOL)
 
 
+def test_recalibrate_bn_takes_image_label_pairs_casts_inputs_and_refuses_no_batches():
+    from natv2.errors import DataError
+
+    net = supernet("ofav2_se_b").eval()
+    net.sample_active_subnet(np.random.default_rng(5))
+    sub = net.extract_subnet().eval()
+    images = [torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
+    plain = recalibrate_bn(sub, images)
+    pairs = recalibrate_bn(sub, [(x, torch.zeros(4, dtype=torch.long)) for x in images])  # loader batches
+    as_lists = recalibrate_bn(sub, [[x, torch.zeros(4, dtype=torch.long)] for x in images])
+    for a, b, c in zip(plain.modules(), pairs.modules(), as_lists.modules()):
+        if isinstance(a, torch.nn.BatchNorm2d):
+            assert torch.equal(a.running_mean, b.running_mean) and torch.equal(a.running_var, c.running_var)
+    double = recalibrate_bn(copy.deepcopy(sub).double(), images)  # float32 images reach a float64 model as float64
+    for a, b in zip(plain.modules(), double.modules()):
+        if isinstance(a, torch.nn.BatchNorm2d):
+            assert b.running_mean.dtype == torch.float64
+            assert torch.allclose(a.running_mean.double(), b.running_mean, atol=1e-4)
+    with pytest.raises(DataError, match="no batches"):
+        recalibrate_bn(sub, [])
+    with pytest.raises(DataError, match="no batches"):
+        recalibrate_bn(sub, iter([]))
+
+
 def _fixed_batch():
     return torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(7))
 

@@ -41,5 +41,15 @@ def test_train_supernet_command_writes_a_run_directory_and_resumes(tmp_path, cap
     code = cli_main.main(["train-supernet", "--run-dir", str(run), *ARGS])
     err = capsys.readouterr().err
     assert code == 2 and "--resume" in err and "Traceback" not in err
+    # --resume of a finished run trains nothing again: no new phase or epoch (a deterministic retrain would
+    # rewrite the same bytes, so the events are what tells), same weights, same metrics
+    weights = (run / "train/supernet.safetensors").read_bytes()
+    metrics = (run / "train/metrics.jsonl").read_text()
     code = cli_main.main(["train-supernet", "--run-dir", str(run), "--resume", *ARGS])
-    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert (run / "train/supernet.safetensors").read_bytes() == weights
+    assert (run / "train/metrics.jsonl").read_text() == metrics
+    events = [json.loads(s) for s in (run / "events.jsonl").read_text().splitlines()]
+    assert [e["data"]["phase"] for e in events if e["event"] == "epoch_end"] == ["full", "kernel"]
+    assert sum(e["event"] == "phase_start" for e in events) == 2

@@ -121,6 +121,24 @@ def test_aep_and_distillation_losses_weight_their_terms():
     nat = distillation_loss(zs[0], y, soft, smoothing=0.0, kd_ratio=1.0, normalise=True)
     assert torch.allclose(nat, F.cross_entropy(zs[0], y) + soft_ce(zs[0], soft), atol=1e-6)  # 2/(1+1) = 1
     assert torch.allclose(distillation_loss(zs[0], y, None, smoothing=0.0), F.cross_entropy(zs[0], y))
+    # NAT's normalisation at another ratio: (CE + 3 KD) * 2 / (3 + 1)
+    nat3 = distillation_loss(zs[0], y, soft, smoothing=0.0, kd_ratio=3.0, normalise=True)
+    assert torch.allclose(nat3, (F.cross_entropy(zs[0], y) + 3.0 * soft_ce(zs[0], soft)) * 0.5, atol=1e-6)
+    # kd_ratio 0 switches distillation (and its normalisation) off
+    off = distillation_loss(zs[0], y, soft, smoothing=0.0, kd_ratio=0.0, normalise=True)
+    assert torch.allclose(off, F.cross_entropy(zs[0], y), atol=1e-6)
+
+
+def test_loss_defaults_are_ofas_label_smoothing_and_kd_ratio():
+    """Label smoothing 0.1 and KD ratio 1 (OFA's training recipe) when a caller gives none."""
+    torch.manual_seed(3)
+    zs, y = [torch.randn(4, 3) for _ in range(2)], torch.tensor([0, 1, 2, 0])
+    soft = F.softmax(torch.randn(4, 3), 1)
+    ce01 = F.cross_entropy(zs[0], y, label_smoothing=0.1)
+    assert torch.allclose(label_smoothed_ce(zs[0], y), ce01, atol=1e-6)
+    assert torch.allclose(distillation_loss(zs[0], y, soft), ce01 + soft_ce(zs[0], soft), atol=1e-6)
+    expected_aep = 0.5 * ce01 + 0.5 * F.cross_entropy(zs[1], y, label_smoothing=0.1)
+    assert torch.allclose(aep_loss(zs, y, [1.0, 1.0]), expected_aep, atol=1e-6)
 
 
 # ---------------------------------------------------------------- optimiser and schedule
