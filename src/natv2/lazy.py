@@ -10,6 +10,11 @@ from typing import Any, Callable, Mapping
 Target = str | tuple[str, str]
 
 
+def by_module(table: Mapping[str, str]) -> dict[str, str]:
+    """{module: "name name ..."} -> {name: module}: each module written once in a package's table."""
+    return {name: module for module, names in table.items() for name in names.split()}
+
+
 def lazy_getattr(package: str, exports: Mapping[str, Target], namespace: dict[str, Any]) -> Callable[[str], Any]:
     """The `__getattr__` of `package`: imports the export's module, caches the value in `namespace`."""
 

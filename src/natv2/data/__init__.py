@@ -12,34 +12,19 @@ does not pull in torch or Pillow.
 
 from __future__ import annotations
 
-from natv2.lazy import lazy_getattr
+from natv2.lazy import by_module, lazy_getattr
 
-_EXPORTS = {
-    "DataConfig": "natv2.data.config",
-    "load_dataset": "natv2.data.load",
-    "load_raw": "natv2.data.load",
-    "split_dataset": "natv2.data.load",
-    "DatasetSplits": "natv2.data.splits",
-    "ImageSplit": "natv2.data.splits",
-    "stratified_holdout": "natv2.data.stratify",
-    "list_datasets": "natv2.data.discovery",
-    "DatasetEntry": "natv2.data.discovery",
-    "dataset_names": "natv2.data.registry",
-    "DATASETS": "natv2.data.registry",
-    "register": "natv2.data.registry",
-    "ResolutionSampler": "natv2.data.resolution",
-    "TrainTransform": "natv2.data.augment",
-    "EvalTransform": "natv2.data.augment",
-    "make_train_transform": "natv2.data.augment",
-    "make_eval_transform": "natv2.data.augment",
-    "TrainLoader": "natv2.data.loaders",
-    "EvalLoader": "natv2.data.loaders",
-    "CalibrationSampler": "natv2.data.loaders",
-    "train_loader": "natv2.data.loaders",
-    "eval_loader": "natv2.data.loaders",
-    "calibration_sampler": "natv2.data.loaders",
-    "seeded_generator": "natv2.data.loaders",
-}
+_EXPORTS = by_module({
+    "natv2.data.config": "DataConfig",
+    "natv2.data.load": "load_dataset load_raw split_dataset",
+    "natv2.data.splits": "DatasetSplits ImageSplit",
+    "natv2.data.stratify": "stratified_holdout",
+    "natv2.data.discovery": "list_datasets DatasetEntry",
+    "natv2.data.registry": "dataset_names DATASETS register",
+    "natv2.data.resolution": "ResolutionSampler",
+    "natv2.data.augment": "TrainTransform EvalTransform make_train_transform make_eval_transform",
+    "natv2.data.loaders": "TrainLoader EvalLoader CalibrationSampler train_loader eval_loader calibration_sampler seeded_generator",
+})
 
 __all__ = sorted(_EXPORTS)
 

@@ -5,19 +5,15 @@ Names are imported lazily, so reading `natv2.export.config` (the config layer do
 
 from __future__ import annotations
 
-from natv2.lazy import lazy_getattr
+from natv2.lazy import by_module, lazy_getattr
 
-_EXPORTS = {
-    "ExportConfig": "natv2.export.config",
-    "ExportRecord": "natv2.export.exporter",
-    "export_model": "natv2.export.exporter",
-    "load_model": "natv2.export.bundle",
-    "read_metadata": "natv2.export.bundle",
-    "save_bundle": "natv2.export.bundle",
-    "export_finetuned": "natv2.export.runner",
-    "export_inherited": "natv2.export.runner",
-    "run_export_stage": "natv2.export.stage",
-}
+_EXPORTS = by_module({
+    "natv2.export.config": "ExportConfig",
+    "natv2.export.exporter": "ExportRecord export_model",
+    "natv2.export.bundle": "load_model read_metadata save_bundle",
+    "natv2.export.runner": "export_finetuned export_inherited",
+    "natv2.export.stage": "run_export_stage",
+})
 
 __all__ = sorted(_EXPORTS)
 

@@ -9,24 +9,19 @@ Names are imported lazily, so reading `natv2.finetune.config` (the config layer 
 
 from __future__ import annotations
 
-from natv2.lazy import lazy_getattr
+from natv2.lazy import by_module, lazy_getattr
 
-_EXPORTS = {
-    "FinetuneConfig": "natv2.finetune.config",
-    "TwoStepFinetuner": "natv2.finetune.protocol",
-    "TwoStepResult": "natv2.finetune.protocol",
-    "OptimSpec": "natv2.finetune.protocol",
-    "FinetuneData": "natv2.finetune.protocol",
-    "FinetuneRunner": "natv2.finetune.runner",
-    "Candidate": "natv2.finetune.selection",
-    "select_subnets": "natv2.finetune.selection",
-    "read_candidates": "natv2.finetune.selection",
-    "exit_weights": "natv2.finetune.weights",
-    "MultiExitEnsemble": "natv2.nn.multi_exit",
-    "subnet_cost": "natv2.finetune.costs",
-    "SplitsData": "natv2.finetune.data",
-    "run_finetune_stage": "natv2.finetune.stage",
-}
+_EXPORTS = by_module({
+    "natv2.finetune.config": "FinetuneConfig",
+    "natv2.finetune.protocol": "TwoStepFinetuner TwoStepResult OptimSpec FinetuneData",
+    "natv2.finetune.runner": "FinetuneRunner",
+    "natv2.finetune.selection": "Candidate select_subnets read_candidates",
+    "natv2.finetune.weights": "exit_weights",
+    "natv2.nn.multi_exit": "MultiExitEnsemble",
+    "natv2.finetune.costs": "subnet_cost",
+    "natv2.finetune.data": "SplitsData",
+    "natv2.finetune.stage": "run_finetune_stage",
+})
 
 __all__ = sorted(_EXPORTS)
 
