@@ -92,6 +92,7 @@ def test_counters_convention_on_a_tiny_module():
     expected = 8 * 4 * 4 * 3 * 9 + 8 * 4 * 4 * 1 * 25 + 8 * 5
     assert count_macs(m, 8) == expected
     assert count_macs(m, (4, 3, 8, 8)) == expected
+    assert count_macs(m, (3, 8, 8)) == expected  # (C, H, W): one image
     assert count_macs(m, 8, method="dispatch") == expected
     assert count_params(m) == (8 * 27 + 8) + 16 + 8 * 25 + (8 * 5 + 5)
     assert m.training  # mode restored

@@ -46,6 +46,10 @@ def _rank_main(rank: int, port: int, out: str) -> None:
         b.grad = torch.full((2, 2), 10.0 * rank)  # 0 and 10
         extra = torch.tensor([4.0 * rank, float(rank)])
         stats = average_gradients([a, frozen, b], ctx, extra)
+        solo = torch.nn.Parameter(torch.zeros(2))
+        solo.grad = torch.full((2,), float(rank))
+        solo_stats = average_gradients([solo], ctx, torch.tensor([3.0 * rank]))  # a single gradient
+        none_stats = average_gradients([frozen], ctx, torch.tensor([2.0 * rank]))  # no gradient at all
         net = torch.nn.Linear(2, 2)
         with torch.no_grad():
             net.weight.fill_(rank + 1.0)
@@ -54,6 +58,7 @@ def _rank_main(rank: int, port: int, out: str) -> None:
         result = {
             "rank": ctx.rank, "world": ctx.world_size, "main": ctx.is_main, "distributed": ctx.distributed,
             "a": a.grad.tolist(), "b": b.grad.tolist(), "frozen": frozen.grad is None, "stats": stats.tolist(),
+            "solo": solo.grad.tolist(), "solo_stats": solo_stats.tolist(), "none_stats": none_stats.tolist(),
             "weight": net.weight.tolist(), "bias": net.bias.tolist(),
             "gathered": all_gather_objects({"r": rank}, ctx),
         }
@@ -95,6 +100,7 @@ def test_two_gloo_ranks_average_gradients_and_agree(tmp_path):
         assert res["b"] == [[5.0, 5.0], [5.0, 5.0]]
         assert res["frozen"] is True
         assert res["stats"] == [2.0, 0.5]
+        assert (res["solo"], res["solo_stats"], res["none_stats"]) == ([0.5, 0.5], [1.5], [1.0])
         assert res["weight"] == [[1.0, 1.0], [1.0, 1.0]] and res["bias"] == [-1.0, -1.0]  # rank 0's values
         assert res["gathered"] == [{"r": 0}, {"r": 1}]
         # only the context that created the process group destroys it

@@ -241,6 +241,8 @@ def _child_mutant(rel: str, source: str, pytest_args: list[str], log: str, cache
     shutil.copytree(cache_src, cache_dst, dirs_exist_ok=True)  # each mutant gets its own copy of the warmed caches
     # the tests' caches: this conftest reads NATV2_TEST_CACHE_ROOT; older test suites read the two below
     os.environ.update(NATV2_TEST_CACHE_ROOT=cache_dst, NATV2_CACHE=f"{cache_dst}/data")
+    # a mutant that ignores those variables falls back to the user's cache: keep that inside the temp folder too
+    os.environ.update(XDG_CACHE_HOME=f"{cache_dst}/xdg", HOME=f"{cache_dst}/home")
     _install_hook(rel, source)
     return _run_pytest(pytest_args, log)
 
