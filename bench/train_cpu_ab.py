@@ -3,7 +3,8 @@
 Issue 13 changed the step for GPUs; on the CPU the only change on the hot path is that a weight used
 whole is no longer sliced (`natv2.nn.ops.leading`). This bench restores the previous behaviour (always
 slice) in the same process and alternates the two, step block by step block, so a shared, noisy
-machine loads both alike. It reports the median images/s of each and their ratio.
+machine loads both alike; within a round both variants replay the same steps, so they train the same
+sampled subnets. It reports the median images/s of each and their ratio.
 
     .venv/bin/python bench/train_cpu_ab.py --phase full expand_2 --batch 32 --rounds 6 --steps 2 --threads 2
 """
@@ -74,11 +75,11 @@ def main() -> None:
             for name, fn in (("previous", always_slice), ("now", leading)) if rnd % 2 else (("now", leading), ("previous", always_slice)):
                 dynamic.leading = fn
                 t0 = time.perf_counter()
-                run_epoch(ec, iter([(x, y)] * args.steps), args.steps, step)
+                run_epoch(ec, iter([(x, y)] * args.steps), args.steps, step)  # same steps: same sampled subnets
                 dt_s = time.perf_counter() - t0
-                step += args.steps
                 if rnd:
                     times[name].append(args.batch * args.steps / dt_s)
+            step += args.steps
         dynamic.leading = leading
         prev, now = statistics.median(times["previous"]), statistics.median(times["now"])
         rows.append((phase, prev, now))
