@@ -11,6 +11,8 @@ import pytest
 
 from natv2.errors import RunDirError
 from natv2.io import artifacts as A
+from natv2.search.output import SearchOutput
+from natv2.supernets.checkpoint import TrainedSupernet
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 OWNER = "natv2/io/artifacts.py"
@@ -58,16 +60,16 @@ def _fake_checkpoint(stem: Path) -> None:
 
 def test_one_supernet_resolver(tmp_path):
     lay = A.Layout(tmp_path)
-    assert A.TrainedSupernet.find(tmp_path, adapted=True) is None
+    assert TrainedSupernet.find(tmp_path, adapted=True) is None
     _fake_checkpoint(lay.trained_supernet)
-    assert A.TrainedSupernet.find(tmp_path, adapted=True).stem == lay.trained_supernet
+    assert TrainedSupernet.find(tmp_path, adapted=True).stem == lay.trained_supernet
     _fake_checkpoint(lay.adapted_supernet)
-    assert A.TrainedSupernet.find(tmp_path, adapted=True) == A.TrainedSupernet(lay.adapted_supernet, True)
-    assert A.TrainedSupernet.find(tmp_path, adapted=False).stem == lay.trained_supernet  # the search starts from training's
-    given = A.TrainedSupernet.given("train/supernet.safetensors", tmp_path, "fix")
+    assert TrainedSupernet.find(tmp_path, adapted=True) == TrainedSupernet(lay.adapted_supernet, True)
+    assert TrainedSupernet.find(tmp_path, adapted=False).stem == lay.trained_supernet  # the search starts from training's
+    given = TrainedSupernet.given("train/supernet.safetensors", tmp_path, "fix")
     assert given.stem == lay.trained_supernet
     with pytest.raises(RunDirError, match="not found"):
-        A.TrainedSupernet.given("nowhere", tmp_path, "fix")
+        TrainedSupernet.given("nowhere", tmp_path, "fix")
 
 
 def test_search_output_is_read_with_the_search_reader(tmp_path):
@@ -80,7 +82,7 @@ def test_search_output_is_read_with_the_search_reader(tmp_path):
     path = A.search_files(A.Layout(tmp_path).search).non_dominated
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(entries_to_json(entries, ["err", "params"], **A.stamp({}))))
-    out = A.SearchOutput.find(tmp_path, "front")
+    out = SearchOutput.find(tmp_path, "front")
     assert out.objectives == ("err", "params") and out.entries == entries
     picked = select_subnets("front", tmp_path)
     assert [c.config for c in picked] == [cfgs[1], cfgs[0]]

@@ -27,7 +27,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "SearchSpace": ("natv2.space.space", "SearchSpace"),
     "SearchConfig": ("natv2.search.config", "SearchConfig"),
     "run_search": ("natv2.search.loop", "run_search"),
-    "load_model": ("natv2.export.bundle", "load_model"),
+    "load_model": ("natv2.supernets.bundle", "load_model"),
     "predict": ("natv2.export.predict", "predict"),
     "Registry": ("natv2.registry", "Registry"),
 }

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 from torch import nn
 
 from natv2.errors import ConfigError
-from natv2.export.bundle import save_bundle
+from natv2.supernets.bundle import save_bundle
 from natv2.finetune import loop
 from natv2.finetune.build import builder, multi_exit_ok
 from natv2.finetune.config import FinetuneConfig

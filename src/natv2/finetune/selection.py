@@ -1,6 +1,6 @@
 """Which subnets to post-process: the search's front, its high-trade-off picks, named ones, or all.
 
-A run directory's search output is read with the search's own reader (natv2.io.artifacts.SearchOutput).
+A run directory's search output is read with the search's own reader (natv2.search.output.SearchOutput).
 An archive file a user gives (finetune.archive) is read tolerantly: a list of entries, or an object
 holding one under a usual key; each entry holds its subnet under `config` (or `subnet` / `arch`, or is
 itself a subnet dict) plus objectives.
@@ -144,14 +144,14 @@ def _match(cands: Sequence[Candidate], name: str) -> Candidate:
 
 
 def from_search(output: Any) -> list[Candidate]:
-    """Candidates from what the search wrote (a natv2.io.artifacts.SearchOutput), in file order."""
+    """Candidates from what the search wrote (a natv2.search.output.SearchOutput), in file order."""
     names = output.objectives
     return [Candidate(e.config, i, float(e.acc), int(e.iteration), dict(zip(names[1:], map(float, e.costs))),
                       output.path.name) for i, e in enumerate(output.entries)]
 
 
 def _from_run(root: Path, select: str) -> list[Candidate]:
-    from natv2.io.artifacts import SearchOutput
+    from natv2.search.output import SearchOutput
 
     direct = SearchOutput.find(root, select)
     if direct is not None:

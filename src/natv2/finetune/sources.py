@@ -2,7 +2,7 @@
 
 Subnets are extracted from the *final* supernet: the one the search adapted, if the search saved
 one, else the trained one. The lookup itself belongs to the run-directory contract
-(natv2.io.artifacts.TrainedSupernet), shared with the search stage.
+(natv2.supernets.checkpoint.TrainedSupernet), shared with the search stage.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from torch import nn
 
 from natv2.errors import RunDirError
-from natv2.io.artifacts import TrainedSupernet
+from natv2.supernets.checkpoint import TrainedSupernet
 
 
 def find_supernet(run_dir: str | Path, explicit: str | None = None) -> Path:

@@ -71,7 +71,7 @@ def _space_of(key: str, name: str, width_mult: float, overrides: dict[str, Any])
 
 def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None:
     """(space, description) of the saved supernet `search_stage.supernet`, or None when it is not there yet."""
-    from natv2.io.artifacts import TrainedSupernet
+    from natv2.supernets.checkpoint import TrainedSupernet
     from natv2.space import SearchSpace
     from natv2.supernets.checkpoint import SUPERNET_FORMAT, _read_json_object
 

@@ -23,7 +23,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from natv2.config import FieldError
 from natv2.errors import ConfigError, RunDirError
-from natv2.io.artifacts import REL_CHECKPOINT_STATE, Layout, TrainedSupernet, search_files, stamp
+from natv2.io.artifacts import REL_CHECKPOINT_STATE, Layout, search_files, stamp
+from natv2.supernets.checkpoint import TrainedSupernet
 from natv2.search.config import SearchConfig
 from natv2.space import SearchSpace, SubnetConfig
 from natv2.train.adapt import AdaptConfig

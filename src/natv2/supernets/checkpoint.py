@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import torch
@@ -15,7 +16,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from natv2.errors import CheckpointError
+from natv2.errors import CheckpointError, RunDirError
+from natv2.io.artifacts import REL_ADAPTED_SUPERNET, REL_TRAINED_SUPERNET, Layout
 from natv2.io.atomic import atomic_write_json, atomic_write_with
 from natv2.nn.network import StaticNet, build_static_net
 
@@ -163,3 +165,59 @@ def load_supernet(path: str | Path) -> nn.Module:
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"supernet description {config} is malformed ({type(exc).__name__}: {exc})", fix) from None
     return load_supernet_weights(net, weights)
+
+
+# ---------------------------------------------------------------------- a run's supernet checkpoints
+def _is_checkpoint(stem: Path) -> bool:
+    return stem.with_name(stem.name + ".json").is_file() and stem.with_name(stem.name + ".safetensors").is_file()
+
+
+@dataclass(frozen=True)
+class TrainedSupernet:
+    """A supernet checkpoint of a run (`save_supernet` pair); `adapted`: the search's, not training's."""
+
+    stem: Path
+    adapted: bool
+
+    @classmethod
+    def find(cls, root: str | Path, *, adapted: bool) -> "TrainedSupernet | None":
+        """The most recent supernet of the run: the search's adapted one (when `adapted`), else the trained one.
+
+        This is the one lookup list for every stage: the search starts from the trained supernet;
+        fine-tuning and export extract from the final (adapted if the search saved one) supernet.
+        """
+        lay = Layout(root)
+        order = ((lay.adapted_supernet, True), (lay.trained_supernet, False)) if adapted else ((lay.trained_supernet, False),)
+        for stem, is_adapted in order:
+            if _is_checkpoint(stem):
+                return cls(stem, is_adapted)
+        return None
+
+    @classmethod
+    def given(cls, path: str | Path, root: str | Path, fix: str) -> "TrainedSupernet":
+        """A checkpoint named by the user (stem, .json or .safetensors; relative to the working directory
+        when it is there, else to the run directory); RunDirError with `fix` when it is not a checkpoint."""
+        stem = cls.stem_of(path, root)
+        if not _is_checkpoint(stem):
+            raise RunDirError(f"supernet checkpoint '{path}' not found (looked for {stem}.json and .safetensors)", fix)
+        return cls(stem, stem == Layout(root).adapted_supernet)
+
+    @staticmethod
+    def stem_of(path: str | Path, root: str | Path | None) -> Path:
+        """The stem a user's supernet path names (where `given` looks), whether or not it exists."""
+        p = Path(path)
+        stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+        return stem if stem.is_absolute() or _is_checkpoint(stem) or root is None else Path(root) / stem
+
+    @staticmethod
+    def is_checkpoint(stem: str | Path) -> bool:
+        return _is_checkpoint(Path(stem))
+
+    @staticmethod
+    def looked_for(*, adapted: bool) -> str:
+        return ", ".join(([REL_ADAPTED_SUPERNET] if adapted else []) + [REL_TRAINED_SUPERNET])
+
+    def load(self) -> Any:
+        from natv2.supernets import load_supernet
+
+        return load_supernet(self.stem)
