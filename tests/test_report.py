@@ -300,6 +300,17 @@ def test_a_run_dir_with_only_a_config_renders_a_summary(tmp_path):
     assert "cifar10" in report.index.read_text(encoding="utf-8")
 
 
+def test_settings_a_resume_changed_are_shown_with_the_rule_that_allowed_them(tmp_path):
+    write_run(tmp_path / "run").close()
+    RunDir.open(tmp_path / "run", resolve_config(preset="quickstart", overrides=["run.threads=1", "run.seed=3"]), force=True).close()
+    page = generate_report(tmp_path / "run").index.read_text(encoding="utf-8")
+    assert "Settings changed on resume" in page and "no stage that already held results depends on it" in page
+    row = re.search(r"<tr>(?:(?!</tr>).)*run\.seed(?:(?!</tr>).)*</tr>", page, re.S)
+    assert row is not None and ">0<" in row.group(0) and ">3<" in row.group(0)
+    write_run(tmp_path / "plain").close()
+    assert "Settings changed on resume" not in generate_report(tmp_path / "plain").index.read_text(encoding="utf-8")
+
+
 def test_an_imported_supernet_is_named_as_the_source_not_a_training_recipe(tmp_path):
     write_run(tmp_path / "run", config_overrides=("search_stage.supernet=elsewhere/train/supernet",)).close()
     html = generate_report(tmp_path / "run").index.read_text(encoding="utf-8")

@@ -48,6 +48,8 @@ class RunInfo:
     stages: list[StageTiming]
     created: _dt.datetime | None
     n_events: int
+    # settings a resume changed (`config_changed` events): when, why it was allowed, and each key old -> new
+    config_changes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_run_info(files: RunFiles) -> RunInfo:
@@ -60,7 +62,10 @@ def load_run_info(files: RunFiles) -> RunInfo:
         _require(isinstance(ev.get("stage"), str) and isinstance(ev.get("event"), str), A.EVENTS_FILE,
                  f"event {n} has no stage/event")
     created = next((parse_ts(e.get("ts")) for e in events), None)
-    return RunInfo(cfg, text, stage_timings(events), created, len(events))
+    changes = [{"ts": e.get("ts"), "reason": (e.get("data") or {}).get("reason"),
+                "changes": [c for c in (e.get("data") or {}).get("changes") or [] if isinstance(c, dict)]}
+               for e in events if e.get("event") == "config_changed"]
+    return RunInfo(cfg, text, stage_timings(events), created, len(events), changes)
 
 
 def stage_timings(events: list[dict[str, Any]]) -> list[StageTiming]:

@@ -37,10 +37,25 @@ class SummarySection:
         parts.append(tag("h3", "Stages", id="stages"))
         parts.append(self._stages(ctx, info.stages))
         subs = [("stages", "Stages")]
+        if info.config_changes:
+            parts.append(tag("h3", "Settings changed on resume", id="config-changes"))
+            parts.append(self._config_changes(info.config_changes))
+            subs.append(("config-changes", "Settings changed on resume"))
         if info.config_text is not None:
             parts.append(tag("details", tag("summary", "Full resolved config (config.yaml)"),
                              tag("pre", info.config_text, class_="config")))
         return SectionResult(join(parts), subs)
+
+    @staticmethod
+    def _config_changes(events: list[dict[str, Any]]) -> Html:
+        """The settings a resume changed. A run directory's config.yaml is always the config its results
+        were computed with: a change is taken only where no stage holding results depends on it."""
+        rows = [(str(e.get("ts") or "")[:19].replace("T", " "), str(c.get("key")), repr(c.get("old")), repr(c.get("new")),
+                 str(e.get("reason") or "")) for e in events for c in e["changes"]]
+        return join([note("These settings were changed when the run was resumed. Each was accepted only because no "
+                          "stage that already held results depends on it, so every result here was computed with the "
+                          "config shown below."),
+                     table(["when", "setting", "before", "after", "allowed by"], rows)])
 
     # ------------------------------------------------------------------ facts
     def _facts(self, ctx: ReportContext, cfg: dict[str, Any]) -> list[tuple[str, Any]]:
