@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
+from natv2.io.artifacts import CONFIG_FILE
+
 if TYPE_CHECKING:
     from natv2.io.rundir import RunDir
     from natv2.pipeline.config import RunConfig
@@ -126,5 +128,5 @@ def add_force_option(parser: argparse.ArgumentParser) -> None:
     """For commands that open a run directory: allow resuming it with a changed config."""
     parser.add_argument("--force", action="store_true",
                         help=("continue the run directory with changed settings that no stage holding results "
-                              "depends on (the change is logged); a change that would make config.yaml disagree "
+                              f"depends on (the change is logged); a change that would make {CONFIG_FILE} disagree "
                               "with finished or started work is refused, --force or not"))

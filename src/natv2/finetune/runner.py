@@ -2,9 +2,9 @@
 
 Per job folder:
     finetuned.safetensors, finetuned.json   the fine-tuned network (natv2.load_model reads it)
-    finetune.json                           the result; written last, so it marks the job done
-and `<models>/finetune.json` summarises every job. A job whose finetune.json exists is not
-redone, so an interrupted `natv2 finetune` resumes at the first unfinished subnet.
+    the job's result file                   written last, so it marks the job done
+and a summary file in `<models>/` covers every job (file names: natv2.io.artifacts). A job whose
+result file exists is not redone, so an interrupted `natv2 finetune` resumes at the first unfinished subnet.
 """
 
 from __future__ import annotations

@@ -99,6 +99,7 @@ REL_FINETUNE_SUMMARY = rel(MODELS_DIR, FINETUNE_SUMMARY)
 REL_EXPORT_SUMMARY = rel(MODELS_DIR, EXPORT_SUMMARY)
 REL_CHECKPOINT_STATE = rel(CHECKPOINTS_DIR, CHECKPOINT_STATE)
 REL_REPORT_INDEX = rel(REPORT_DIR, REPORT_INDEX)
+REL_FINAL_TEST = rel(SEARCH_DIR, FINAL_TEST)
 
 # Files whose presence shows a stage's output when the event log does not (e.g. `run_search(run_dir=...)`).
 STAGE_FILES: dict[str, tuple[str, ...]] = {

@@ -59,7 +59,7 @@ def _json_default(obj: Any) -> Any:
 
 
 class EventLog:
-    """The append-only `events.jsonl`: each event is one line, flushed and fsynced before returning."""
+    """The append-only event log (EVENTS_FILE): each event is one line, flushed and fsynced before returning."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -195,7 +195,7 @@ class RunDir:
         """Open an existing run directory read-only (no lock; e.g. to report on a live run)."""
         root = Path(path)
         if not root.is_dir() or not any((root / m).exists() for m in _MARKERS):
-            raise RunDirError(f"'{root}' is not a natv2 run directory", "pass the folder a run wrote (it holds config.yaml)")
+            raise RunDirError(f"'{root}' is not a natv2 run directory", f"pass the folder a run wrote (it holds {CONFIG_FILE})")
         return cls(root, writable=False)
 
     def _reconcile_config(self, config: Any, force: bool, change_policy: ChangePolicy | None) -> None:

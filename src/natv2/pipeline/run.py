@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from natv2.io.artifacts import CONFIG_FILE
+
 Log = Callable[[str], None]
 
 
@@ -258,7 +260,7 @@ def config_change_policy(run: Any, changes: Sequence[Any], force: bool) -> str:
     if affected:
         raise RunDirError(
             f"run directory '{run.path}' holds results of {', '.join(affected)} computed with its saved config, and "
-            f"these settings changed: {describe_changes(changes)}. A run directory's config.yaml always is the config "
+            f"these settings changed: {describe_changes(changes)}. A run directory's {CONFIG_FILE} always is the config "
             "its results were computed with, so this change is refused" + (" even with --force (--force only takes "
             "changed settings that no finished or started stage depends on)" if force else ""),
             f"run with the new settings in a new run directory: {new_dir}; or run again without the changes to resume "

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from natv2.errors import ConfigError, NatError
+from natv2.io.artifacts import REL_TRAINED_SUPERNET
 
 
 def _refuse(key: str, value: Any, allowed: str, example: str) -> ConfigError:
@@ -79,7 +80,7 @@ def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None
     config = stem.with_name(stem.name + ".json")
     if not config.is_file():
         return None
-    fix = "pass the stem of a supernet written by natv2 train-supernet (e.g. RUN/train/supernet) with --supernet"
+    fix = f"pass the stem of a supernet written by natv2 train-supernet (e.g. RUN/{REL_TRAINED_SUPERNET}) with --supernet"
     doc = _read_json_object(config, "supernet description", fix)
     arch = doc.get("arch")
     if doc.get("format") != SUPERNET_FORMAT or not isinstance(arch, dict) or not isinstance(arch.get("space"), dict):

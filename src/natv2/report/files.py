@@ -15,7 +15,7 @@ from typing import Any
 
 from natv2.errors import RunDirError
 from natv2.io import artifacts as A
-from natv2.io.artifacts import RUN_MARKERS
+from natv2.io.artifacts import CONFIG_FILE, EVENTS_FILE, RUN_MARKERS
 
 # Stage outputs that make a folder reportable even without the markers (e.g. `run_search(run_dir=...)`).
 STAGE_MARKERS = (A.REL_TRAIN_METRICS, A.REL_SEARCH_CONFIG, A.REL_SEARCH_HISTORY, A.REL_FINETUNE_SUMMARY,
@@ -44,10 +44,10 @@ class RunFiles:
             raise RunDirError(f"run directory '{root}' does not exist",
                               "pass the folder a run wrote, e.g. natv2 report runs/quickstart-20250101-120000")
         if not root.is_dir():
-            raise RunDirError(f"'{root}' is a file, not a run directory", "pass the run's folder (it holds config.yaml)")
+            raise RunDirError(f"'{root}' is a file, not a run directory", f"pass the run's folder (it holds {CONFIG_FILE})")
         if not any((root / m).exists() for m in RUN_MARKERS + STAGE_MARKERS):
-            raise RunDirError(f"'{root}' is not a natv2 run directory (no config.yaml, events.jsonl or stage outputs)",
-                              "pass the folder a run wrote: the one holding config.yaml and events.jsonl "
+            raise RunDirError(f"'{root}' is not a natv2 run directory (no {CONFIG_FILE}, {EVENTS_FILE} or stage outputs)",
+                              f"pass the folder a run wrote: the one holding {CONFIG_FILE} and {EVENTS_FILE} "
                               "(natv2 run / natv2 train-supernet --run-dir DIR)")
         return cls(root)
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from natv2.config import FieldError
 from natv2.errors import ConfigError, RunDirError
-from natv2.io.artifacts import REL_CHECKPOINT_STATE, Layout, search_files, stamp
+from natv2.io.artifacts import REL_CHECKPOINT_STATE, REL_FINAL_TEST, REL_TRAINED_SUPERNET, Layout, search_files, stamp
 from natv2.supernets.checkpoint import TrainedSupernet
 from natv2.search.config import SearchConfig
 from natv2.space import SearchSpace, SubnetConfig
@@ -66,7 +66,7 @@ class SearchStageConfig:
         "cached inputs + cached head outputs + folded BN (exact); false: the plain extract/recalibrate/evaluate path")})
     cache_mb: float = field(default=4096.0, metadata={"help": "memory for cached evaluation tensors (larger splits stream)"})
     final_test: bool = field(default=True, metadata={"help": (
-        "evaluate the final non-dominated set and high-trade-off picks on the test split (search/final_test.json)")})
+        f"evaluate the final non-dominated set and high-trade-off picks on the test split ({REL_FINAL_TEST})")})
     adapt: AdaptConfig = field(default_factory=AdaptConfig, metadata={"help": "supernet adaptation between iterations"})
     latency_table: str | None = field(default=None, metadata={"help": (
         "latency look-up table (JSON/YAML of natv2.measure.LatencyTable) for the 'lut_latency' objective")})
@@ -141,7 +141,7 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
 
     if stage.supernet:
         given = TrainedSupernet.given(stage.supernet, run_path,
-                                      "pass the stem written by natv2 train-supernet (e.g. RUN/train/supernet)")
+                                      f"pass the stem written by natv2 train-supernet (e.g. RUN/{REL_TRAINED_SUPERNET})")
         net, source = given.load(), str(given.stem)
     elif stage.random_init:
         msg = (f"WARNING: searching supernet '{stage.random_init}' with RANDOM weights (search_stage.random_init): "

@@ -155,7 +155,7 @@ def load_supernet(path: str | Path) -> nn.Module:
     weights, config = _paths(path)
     if not config.exists():
         raise CheckpointError(f"supernet description {config} does not exist", "pass the stem of a checkpoint written by save_supernet")
-    fix = "pass the stem of a supernet written by natv2 train-supernet (e.g. RUN/train/supernet), or train one again"
+    fix = f"pass the stem of a supernet written by natv2 train-supernet (e.g. RUN/{REL_TRAINED_SUPERNET}), or train one again"
     doc = _read_json_object(config, "supernet description", fix)
     if doc.get("format") != SUPERNET_FORMAT or not isinstance(doc.get("arch"), dict):
         raise CheckpointError(f"{config} is not a natv2 supernet description "

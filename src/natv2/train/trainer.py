@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from natv2.io.artifacts import CHECKPOINTS_DIR, SUPERNET_STEM, TRAIN_METRICS, TRAIN_PLOT
+from natv2.io.artifacts import CHECKPOINTS_DIR, CONFIG_FILE, SUPERNET_STEM, TRAIN_METRICS, TRAIN_PLOT
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json
 from natv2.train.checkpoint import CheckpointStore, load_weights, save_weights
@@ -312,7 +312,7 @@ class SupernetTrainer:
             raise CheckpointError(
                 f"the checkpoint in {self.store.root} was written by a different training setup "
                 f"(phases {state.get('phases')}, seed {state.get('seed')}; now {names}, seed {self.seed})",
-                "resume with the run's own config (config.yaml of the run directory) or start a new run",
+                f"resume with the run's own config ({CONFIG_FILE} of the run directory) or start a new run",
             )
 
     def _write_final(self, results: list[PhaseResult]) -> Path:

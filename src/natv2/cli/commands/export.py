@@ -5,6 +5,7 @@ from __future__ import annotations
 from natv2.cli.commands.finetune import add_run_dir_argument, run_config
 from natv2.cli.context import CliContext, run_stage
 from natv2.cli.registry import Command
+from natv2.io.artifacts import EXPORT_META
 
 
 def _run(ctx: CliContext) -> int:
@@ -30,7 +31,7 @@ COMMANDS = [
             "TorchScript and ONNX with a dynamic batch. Each file is run by its own runtime and compared\n"
             "with the PyTorch model; above export.tolerance (max abs difference) the export stops with an\n"
             "error. Every model carries its metadata (config, accuracy and split, params, MACs, latency,\n"
-            "origin) inside its files and in meta.json beside them."),
+            f"origin) inside its files and in {EXPORT_META} beside them."),
         epilog=("examples:\n  natv2 export runs/quickstart-20250101-120000\n"
                 "  natv2 export RUN --set export.formats=[onnx] --set export.latency_threads=2"),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from natv2.cli.context import CliContext, add_force_option, run_stage
 from natv2.cli.registry import Command
-from natv2.io.artifacts import FINETUNE_SUMMARY, Layout
+from natv2.io.artifacts import CONFIG_FILE, FINETUNE_SUMMARY, Layout
 
 
 def add_run_dir_argument(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def run_config(ctx: CliContext):
         raise RunDirError("no run directory given", "name the run: natv2 COMMAND RUN_DIR (or --run-dir RUN_DIR)")
     saved = Layout(args.run_dir).config
     if not saved.is_file():
-        raise RunDirError(f"'{args.run_dir}' is not a natv2 run directory (it has no config.yaml)",
+        raise RunDirError(f"'{args.run_dir}' is not a natv2 run directory (it has no {CONFIG_FILE})",
                           "pass the folder a search wrote (natv2 run / natv2 search --run-dir ...)")
     if args.config is None and args.preset is None:
         args.config = str(saved)

@@ -6,12 +6,13 @@ import argparse
 
 from natv2.cli.context import CliContext
 from natv2.cli.registry import Command
+from natv2.io.artifacts import REPORT_DIR, REPORT_INDEX
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir_arg", nargs="?", metavar="RUN_DIR", help="the run directory (same as --run-dir)")
     parser.add_argument("--out", metavar="DIR", default=None,
-                        help="folder for index.html and figures/ (default: RUN_DIR/report)")
+                        help=f"folder for {REPORT_INDEX} and figures/ (default: RUN_DIR/{REPORT_DIR})")
 
 
 def _run(ctx: CliContext) -> int:
@@ -49,13 +50,13 @@ COMMANDS = [
         run=_run,
         configure=_configure,
         description=(
-            "Build a self-contained HTML page (index.html plus PNG figures) from the files of a run directory:\n"
+            f"Build a self-contained HTML page ({REPORT_INDEX} plus PNG figures) from the files of a run directory:\n"
             "run summary and stage timings, supernet training curves per phase, the Pareto front of every\n"
             "search iteration on fixed axes, hypervolume and surrogate quality per iteration, and the final\n"
             "models (inherited vs fine-tuned accuracy, params, MACs, latency, links to the exported files).\n"
             "Stages that have not run are left out; a damaged file skips its section with a note (and a\n"
             "warning here). Works offline; safe to run while the run is still going."),
         epilog=("examples:\n  natv2 report runs/quickstart-20250101-120000\n"
-                "  natv2 report RUN --out /tmp/run-report     (then open /tmp/run-report/index.html)"),
+                f"  natv2 report RUN --out /tmp/run-report     (then open /tmp/run-report/{REPORT_INDEX})"),
     )
 ]

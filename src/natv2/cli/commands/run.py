@@ -11,6 +11,7 @@ from pathlib import Path
 from natv2.cli.context import CliContext, add_force_option, stage_session
 from natv2.cli.registry import Command
 from natv2.errors import NatError
+from natv2.io.artifacts import REL_TRAINED_SUPERNET
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ COMMANDS = [
             "  natv2 run                                     quickstart, fresh run directory under runs/\n"
             "  natv2 run --preset cifar10 --run-dir runs/c10 CPU-scale CIFAR-10 pipeline\n"
             "  natv2 run runs/c10                            resume it with its saved settings\n"
-            "  natv2 run --supernet runs/c10/train/supernet  search a trained supernet, skip training"
+            f"  natv2 run --supernet runs/c10/{REL_TRAINED_SUPERNET}  search a trained supernet, skip training"
         ),
     )
 ]

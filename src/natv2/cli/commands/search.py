@@ -7,6 +7,7 @@ from pathlib import Path
 
 from natv2.cli.context import CliContext, add_force_option, run_stage
 from natv2.cli.registry import Command
+from natv2.io.artifacts import REL_TRAINED_SUPERNET
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +53,7 @@ COMMANDS = [
         run=_run,
         configure=_configure,
         description=(
-            "Search the supernet of a run directory (its train/supernet, or --supernet PATH) on the `data`\n"
+            f"Search the supernet of a run directory (its {REL_TRAINED_SUPERNET}, or --supernet PATH) on the `data`\n"
             "section's dataset with the `search` section's policy (natv2, nat or random): initial archive\n"
             "(NATv2: pre-processing), then per iteration surrogate -> NSGA-II/III -> subset selection ->\n"
             "evaluation -> archive update -> supernet adaptation -> re-evaluation. Accuracy = top-1 on the\n"
@@ -62,7 +63,7 @@ COMMANDS = [
         epilog=(
             "examples:\n"
             "  natv2 search runs/c10                      # after natv2 train-supernet --run-dir runs/c10\n"
-            "  natv2 search --preset cifar10 --run-dir runs/s1 --supernet runs/c10/train/supernet \\\n"
+            "  natv2 search --preset cifar10 --run-dir runs/s1 --supernet runs/c10/{REL_TRAINED_SUPERNET} \\\n"
             "      --set search.policy=nat --set search.iterations=10 --set search_stage.space.r=[32]\n"
             "  natv2 search --run-dir runs/smoke --random-init ofa_mbv3 --set search.iterations=1   # smoke test"),
     )

@@ -42,7 +42,7 @@ def _surrogate(it: Iteration, key: str) -> float | None:
 class SearchSection:
     id = "search"
     title = "Search"
-    missing = "no search/iter_*/ or search/non_dominated.json: the search has not run here"
+    missing = f"no search/iter_*/ or {SEARCH_FRONT}: the search has not run here"
 
     def build(self, ctx: ReportContext) -> SectionResult | None:
         search = ctx.search()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from natv2.io.artifacts import STAGE_FILES
+from natv2.io.artifacts import CONFIG_FILE, EVENTS_FILE, STAGE_FILES
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
@@ -31,7 +31,7 @@ class SummarySection:
         facts = self._facts(ctx, cfg)
         parts: list[Html] = []
         if info.config is None:
-            parts.append(note("This run directory has no config.yaml: the settings below come from the stage outputs only.",
+            parts.append(note(f"This run directory has no {CONFIG_FILE}: the settings below come from the stage outputs only.",
                               "warn"))
         parts.append(definition_list(facts))
         parts.append(tag("h3", "Stages", id="stages"))
@@ -42,7 +42,7 @@ class SummarySection:
             parts.append(self._config_changes(info.config_changes))
             subs.append(("config-changes", "Settings changed on resume"))
         if info.config_text is not None:
-            parts.append(tag("details", tag("summary", "Full resolved config (config.yaml)"),
+            parts.append(tag("details", tag("summary", f"Full resolved config ({CONFIG_FILE})"),
                              tag("pre", info.config_text, class_="config")))
         return SectionResult(join(parts), subs)
 
@@ -162,7 +162,7 @@ class SummarySection:
         return join([
             table(["stage", "status", "wall time (events)", "compute (stage logs)", "sessions", "last event"], rows,
                   numeric=(2, 3, 4), row_classes=classes),
-            tag("p", "Wall time is read from events.jsonl: the time between consecutive events of one command is "
+            tag("p", f"Wall time is read from {EVENTS_FILE}: the time between consecutive events of one command is "
                      "charged to the stage that logged the later one, summed over resumed sessions. Compute is what "
                      "the stage itself timed (training epochs, search steps, fine-tuning jobs).", class_="caption"),
         ])
