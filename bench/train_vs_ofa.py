@@ -57,7 +57,7 @@ def subnet_plan(space, mode: str, steps: int, per_step: int, seed: int):
     """The subnets of every step: the maximal one (`full`) or uniform samples (`elastic`)."""
     rng = np.random.default_rng(seed)
     if mode == "full":
-        return [[space.max_config()] * 1 for _ in range(steps)]
+        return [[space.max_config()] for _ in range(steps)]
     return [[space.sample(rng) for _ in range(per_step)] for _ in range(steps)]
 
 
@@ -96,7 +96,7 @@ def time_loop(model, activate, plan, x, y, device, sync_every: int, autocast) ->
     return time.perf_counter() - t0
 
 
-def time_run_epoch(net, plan, x, y, device, autocast, per_step: int, mode: str) -> float:
+def time_run_epoch(net, plan, x, y, device, autocast) -> float:
     """Seconds for natv2's own trainer step over the same subnets and batch."""
     from natv2.train.dist import DistContext
     from natv2.train.optim import WarmupCosine, make_sgd
@@ -164,8 +164,7 @@ def main() -> None:
                 times["ofa_loop"].append(time_loop(ref, act_ref, plan, x, y, device, args.sync_every, autocast))
                 times["natv2_loop"].append(time_loop(net, net.set_active_subnet, plan, x, y, device, args.sync_every,
                                                      autocast))
-                times["natv2_run_epoch"].append(time_run_epoch(net, plan, x, y, device, autocast,
-                                                               args.subnets_per_step, mode))
+                times["natv2_run_epoch"].append(time_run_epoch(net, plan, x, y, device, autocast))
             ips = {k: batch * args.steps / statistics.median(v) for k, v in times.items()}
             results.append({"mode": mode, "batch": batch, "images_per_s": ips, "seconds": times})
             print(f"  {mode} batch {batch}: " + ", ".join(f"{k} {v:.0f}" for k, v in ips.items()), flush=True)

@@ -152,12 +152,13 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
     every = ec.resolved_sync_every()
     net.train()
     pending: list[tuple[int, Tensor, int]] = []  # (step in epoch, [mean loss, non-finite flag], images)
-    totals = [0.0]
+    loss_total = 0.0
 
-    def settle() -> None:
-        """Read the pending steps' losses on the host; stop at the first non-finite one."""
+    def settle() -> float:
+        """Read the pending steps' losses on the host (their sum); stop at the first non-finite one."""
         if not pending:
-            return
+            return 0.0
+        total = 0.0
         values = torch.stack([st for _, st, _ in pending]).cpu().tolist()
         for (i, _, images), (mean_loss, nonfinite) in zip(pending, values):
             if nonfinite > 0 or not math.isfinite(mean_loss):
@@ -168,10 +169,11 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
                     "lower the learning rate and clip the gradients",
                     phase=ec.phase_name,
                 )
-            totals[0] += mean_loss
+            total += mean_loss
             if on_step is not None:
                 on_step(i, mean_loss, images)
         pending.clear()
+        return total
 
     it = iter(batches)
     for i in range(n_steps):
@@ -222,15 +224,15 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
         images = int(x.shape[0]) * ec.dist.world_size
         pending.append((i, stats, images))
         if every == 1:  # read before stepping: a non-finite loss never reaches the weights
-            settle()
+            loss_total += settle()
         if ec.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, ec.grad_clip)
         ec.optimizer.step()
         if len(pending) >= every:
-            settle()
+            loss_total += settle()
         t4 = _now(sync, device)
         times.optimizer += t4 - t3
         times.images += images
         times.steps += 1
-    settle()
-    return totals[0] / max(1, n_steps)
+    loss_total += settle()
+    return loss_total / max(1, n_steps)
