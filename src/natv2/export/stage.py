@@ -9,8 +9,9 @@ from typing import Any, Callable
 STAGE = "export"
 
 
-def _inherited_items(run: Any, config: Any, log: Callable[[str], None]) -> list[tuple[str, Any, dict]]:
-    """The chosen subnets with supernet weights, BN recalibrated on the calibration subset."""
+def _inherited_items(run: Any, config: Any, splits: Any = None) -> list[tuple[str, Any, dict]]:
+    """The chosen subnets with supernet weights, BN recalibrated on the calibration subset of `splits`
+    (the run's dataset, loaded here when the caller has not)."""
     from natv2.data import load_dataset
     from natv2.data.loaders import calibration_sampler
     from natv2.export.metadata import model_metadata
@@ -23,7 +24,7 @@ def _inherited_items(run: Any, config: Any, log: Callable[[str], None]) -> list[
     ft = config.finetune
     cands = select_subnets(ft.select, run.path, ft.archive, ft.names, ft.max_subnets)
     supernet, stem = load_final_supernet(run.path, ft.supernet)
-    splits = load_dataset(config.data)
+    splits = splits if splits is not None else load_dataset(config.data)
     calib = calibration_sampler(splits, config.data, seed=config.run.seed)
     items = []
     for c in cands:
@@ -96,7 +97,7 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
         summary = export_finetuned(run.models_dir, ex, {"run_dir": str(run.path), "run_id": run.path.name}, log=log,
                                    inputs_for=inputs_for, extra=dataset_meta)
     else:
-        summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, log), log=log, inputs_for=inputs_for,
+        summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, splits), log=log, inputs_for=inputs_for,
                                    extra=dataset_meta)
     for m in summary["models"]:
         run.log_event(STAGE, "model_exported", name=m["name"], files=m["files"], max_abs_diff=m["max_abs_diff"])
