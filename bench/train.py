@@ -36,7 +36,7 @@ def synthetic_splits(n: int, size: int = 32, n_classes: int = 10):
                          (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "random", "")
 
 
-def measure(args, phase_name: str, batch: int, channels_last: bool, sync_every: int | None) -> dict:
+def measure(args, phase_name: str, batch: int, channels_last: bool, sync_every: int | None, amp: str = "auto") -> dict:
     from natv2.data import DataConfig, load_dataset
     from natv2.supernets import create
     from natv2.train.config import TrainConfig
@@ -55,7 +55,7 @@ def measure(args, phase_name: str, batch: int, channels_last: bool, sync_every: 
     data = SplitsTrainingData(splits, data_cfg, seed=0, device=dist.device)
     torch.manual_seed(0)
     net = create(args.supernet, data.n_classes, r=args.res).to(dist.device)
-    cfg = TrainConfig(supernet=args.supernet, channels_last=channels_last)
+    cfg = TrainConfig(supernet=args.supernet, channels_last=channels_last, amp=amp)
     phase = next(p for p in build_phases(net.space, cfg.resolved_recipe()) if p.name == phase_name)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -86,7 +86,7 @@ def measure(args, phase_name: str, batch: int, channels_last: bool, sync_every: 
     out = times.as_dict()
     out.update(wall=wall, images_per_s=times.images / wall, phase=phase.name, subnets=phase.subnets_per_step,
                device=str(dist.device), batch=batch, layout="channels_last" if channels_last else "contiguous",
-               sync_every=ec.resolved_sync_every())
+               sync_every=ec.resolved_sync_every(), amp=amp)
     return out
 
 
@@ -107,6 +107,8 @@ def main() -> None:
     ap.add_argument("--compare-contiguous", action="store_true", help="same as --layout both")
     ap.add_argument("--sync-every", type=int, nargs="+", default=[0],
                     help="steps between host reads of the loss; 0 = the trainer's default for the device")
+    ap.add_argument("--amp", nargs="+", choices=["auto", "bf16", "off"], default=["auto"],
+                    help="autocast setting(s) of train.amp to measure (auto: bf16 on CUDA, off on the CPU)")
     ap.add_argument("--breakdown", action="store_true",
                     help="synchronise around each part on a GPU (exact split of the time, slower steps)")
     ap.add_argument("--json", type=Path, default=None, help="write every row's numbers to this file")
@@ -116,10 +118,10 @@ def main() -> None:
     layouts = {"contiguous": [False], "channels_last": [True], "both": [True, False]}[
         "both" if args.compare_contiguous else args.layout]
     rows = []
-    for phase, batch, cl, every in itertools.product(args.phase, args.batch, layouts, args.sync_every):
-        r = measure(args, phase, batch, cl, every or None)
+    for phase, batch, cl, every, amp in itertools.product(args.phase, args.batch, layouts, args.sync_every, args.amp):
+        r = measure(args, phase, batch, cl, every or None, amp)
         rows.append(r)
-        print(f"  {phase} batch {batch} {r['layout']} sync_every {r['sync_every']}: {r['images_per_s']:.1f} images/s",
+        print(f"  {phase} batch {batch} {r['layout']} sync_every {r['sync_every']} amp {amp}: {r['images_per_s']:.1f} images/s",
               flush=True)
     lines = [
         f"### bench/train.py: {args.supernet}, phases {' '.join(args.phase)}, r {args.res}, {args.steps} steps",
@@ -129,14 +131,14 @@ def main() -> None:
         f"threads {args.threads} · torch {torch.__version__} · data {args.data}"
         f"{' on host' if args.data_on_host else ''}",
         "",
-        "| phase (subnets/step) | batch | layout | loss read every | images/s | data % | sampling % | teacher % | "
+        "| phase (subnets/step) | batch | layout | loss read every | amp | images/s | data % | sampling % | teacher % | "
         "fwd+bwd % | optimiser % |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         tot = r["wall"]
         pct = {k: 100 * r[k] / tot for k in ("data", "sampling", "teacher", "forward_backward", "optimizer")}
-        lines.append(f"| {r['phase']} ({r['subnets']}) | {r['batch']} | {r['layout']} | {r['sync_every']} | "
+        lines.append(f"| {r['phase']} ({r['subnets']}) | {r['batch']} | {r['layout']} | {r['sync_every']} | {r['amp']} | "
                      f"{r['images_per_s']:.1f} | {pct['data']:.1f} | {pct['sampling']:.1f} | {pct['teacher']:.1f} | "
                      f"{pct['forward_backward']:.1f} | {pct['optimizer']:.1f} |")
     if not args.breakdown and rows[0]["device"].startswith("cuda"):
