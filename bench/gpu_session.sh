@@ -5,7 +5,8 @@
 #   bash bench/gpu_session.sh warmup preset bench ofa before tests nccl
 # Steps: warmup (bench/gpu_warmup.py: first-call cost per layer shape by conv back-end), preset (the cifar10-gpu preset end to end), bench (training images/s, this tree), before
 # (the same from .gpu/base, the commit measured as "before"), ofa (bench/train_vs_ofa.py), tests
-# (tests/test_gpu_path.py), nccl (torchrun with 1 and 2 processes), trial (a shortened preset).
+# (tests/test_gpu_path.py), nccl (torchrun with 1 and 2 processes), trial (a shortened preset), policies
+# (docs/scripts/policy_experiment.sh on .gpu/supernet/supernet.*, the cifar10 preset's trained supernet).
 #
 # Expects (ignored by git, carried to the machine): .whl/ (wheels of the Python packages the
 # machine lacks: pymoo, lightgbm, ofa and their needs), .gpu/c10.tar.xz (the CIFAR-10 JPEG folders)
@@ -88,6 +89,24 @@ for what in "$@"; do
     preset)
       step preset "${PRESET_CAP:-400}" python3 -m natv2 run --preset cifar10-gpu --run-dir "$RUNS/c10gpu"
       archive_runs
+      ;;
+    policies)  # issue 11: the search-policy comparison on the cifar10 preset's supernet, 18 runs at once
+      if [ -f .gpu/supernet/supernet.safetensors ]; then
+        step decode 60 python3 -c "from natv2.data import DataConfig, load_dataset; load_dataset(DataConfig(name='cifar10', decode_workers=16))"
+        step policies "${POLICY_CAP:-420}" env NATV2="python3 -m natv2" SUPERNET=.gpu/supernet/supernet OUTDIR="$RUNS/policies" \
+          JOBS=18 EXTRA="--set run.device=cuda" bash docs/scripts/policy_experiment.sh
+        tar czf "$OUT/policies.tgz" -C "$RUNS" --exclude='*.safetensors' policies 2>/dev/null
+      else
+        stamp "skip policies: no .gpu/supernet/supernet.safetensors (copy the cifar10 run's train/supernet.* there)"
+      fi
+      ;;
+    probe)  # the policy comparison's machinery on the GPU, shortened, on a random-weight supernet (no checkpoint needed)
+      step decode 60 python3 -c "from natv2.data import DataConfig, load_dataset; load_dataset(DataConfig(name='cifar10', decode_workers=16))"
+      step probe "${PROBE_CAP:-150}" env NATV2="python3 -m natv2" OUTDIR="$RUNS/probe" JOBS=9 SEEDS=0 MODES="noadapt adapt" \
+        EXTRA="--random-init ofav2_ee_d --set run.device=cuda --set search.iterations=2 --set search.candidates_per_iter=10" \
+        bash docs/scripts/policy_experiment.sh
+      tail -n 4 "$RUNS"/probe/*.log >> "$OUT/summary.txt"
+      tar czf "$OUT/probe.tgz" -C "$RUNS" --exclude='*.safetensors' probe 2>/dev/null
       ;;
     *) stamp "unknown step $what" ;;
   esac

@@ -42,8 +42,31 @@ def read_run(run: Path) -> dict:
     steps = [json.loads(line).get("step", "") for line in (run / "search" / "journal.jsonl").read_text().splitlines()
              if '"type": "eval"' in line or '"type":"eval"' in line]
     new = sum("reeval" not in s for s in steps)
-    return {"names": names, "bounds": cfg["hv_bounds"], "ref": float(cfg["hv_ref"]), "F": F,
-            "evals": f"{new}+{len(steps) - new}", "history": history["iterations"]}
+    # cumulative NEW evaluations (initial archive, then each iteration's candidates) after each iteration
+    per_iter = [sum(not s.startswith("it") for s in steps)]  # init, and NATv2's pre-processing ("pre")
+    for it in range(1, len(F)):
+        per_iter.append(per_iter[-1] + sum(s == f"it{it:03d}/cand" for s in steps))
+    seed = int(re.sub(r"^.*-(\d+)$", r"\1", run.name)) if re.search(r"-\d+$", run.name) else 0
+    return {"names": names, "bounds": cfg["hv_bounds"], "ref": float(cfg["hv_ref"]), "F": F, "seed": seed,
+            "evals": f"{new}+{len(steps) - new}", "new_evals": per_iter, "history": history["iterations"]}
+
+
+def hv_at(counts: list[int], values: np.ndarray, n: int) -> float:
+    """HV of the archive after the last iteration whose cumulative new evaluations are <= n."""
+    idx = [i for i, c in enumerate(counts) if c <= n]
+    return float(values[idx[-1]]) if idx else float("nan")
+
+
+def time_split(run: dict) -> dict[str, float]:
+    """Seconds a run spent, summed over iterations, in four parts (from history.json's timings)."""
+    parts = {"evaluate": ("evaluate",), "re-evaluate": ("reeval",), "adapt": ("adapt",)}
+    out = {k: 0.0 for k in (*parts, "surrogate+NSGA+rest")}
+    for it in run["history"]:
+        for key, sec in (it.get("timings") or {}).items():
+            name = next((k for k, keys in parts.items() if key in keys), "surrogate+NSGA+rest")
+            out[name] += float(sec)
+    out["total"] = sum(out.values())
+    return out
 
 
 def projections(names: list[str]) -> list[tuple[str, ...]]:
@@ -64,6 +87,8 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="run directories named <prefix>-<policy>-<seed>")
     ap.add_argument("--plot", type=Path, default=None, help="PNG: HV per iteration, one panel per objective set")
     ap.add_argument("--fronts", type=Path, default=None, help="PNG: final fronts, accuracy against each cost")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="write policy -> seed -> [{evaluations, hv}] per iteration (HV of all objectives)")
     args = ap.parse_args()
     runs: dict[str, list[dict]] = defaultdict(list)
     for path in args.runs:
@@ -80,6 +105,50 @@ def main() -> None:
             a = hv[p][s]
             cells = " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0)))
             print(f"| {p} | {len(rs)} | {', '.join(sorted({r['evals'] for r in rs}))} | {cells} |")
+    full = sets[0]
+    grid = sorted({n for rs in runs.values() for r in rs for n in r["new_evals"][:n_it]})
+    grid = [n for n in grid if all(r["new_evals"][0] <= n for rs in runs.values() for r in rs)]
+    print(f"\nHV of ({', '.join(full)}) at equal NEW evaluation counts (archive after the last iteration within "
+          "the count), mean ± std over seeds\n")
+    print("| policy | " + " | ".join(f"{n} evals" for n in grid) + " |")
+    print("|---" * (1 + len(grid)) + "|")
+    for p, rs in runs.items():
+        a = np.array([[hv_at(r["new_evals"], hv[p][full][j], n) for n in grid] for j, r in enumerate(rs)])
+        print(f"| {p} | " + " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0))) + " |")
+    print("\nFinal HV differences against the seed spread (a difference 'exceeds' it when |mean difference| > "
+          "the sum of the two policies' standard deviations over seeds)\n")
+    print("| policies | final HV difference | sum of std | exceeds the spread? |")
+    print("|---|---|---|---|")
+    names_p = list(runs)
+    for i, a_p in enumerate(names_p):
+        for b_p in names_p[i + 1:]:
+            fa, fb = hv[a_p][full][:, -1], hv[b_p][full][:, -1]
+            d, spread = fa.mean() - fb.mean(), fa.std() + fb.std()
+            print(f"| {a_p} - {b_p} | {d:+.4f} | {spread:.4f} | {'yes' if abs(d) > spread else 'no'} |")
+    print("\nOut-of-sample surrogate Kendall tau per iteration (the candidates' predicted vs measured error), "
+          "mean ± std over seeds\n")
+    print("| policy | " + " | ".join(f"it {i}" for i in range(1, n_it)) + " |")
+    print("|---" * n_it + "|")
+    for p, rs in runs.items():
+        cells = []
+        for i in range(1, n_it):
+            t = [((r["history"][i].get("surrogate") or {}).get("kendall")) for r in rs if i < len(r["history"])]
+            t = [v for v in t if v is not None and np.isfinite(v)]
+            cells.append(f"{np.mean(t):.2f} ± {np.std(t):.2f}" if t else "n/a")
+        print(f"| {p} | " + " | ".join(cells) + " |")
+    print("\nTime per run (s, mean over seeds; summed step timings of history.json)\n")
+    split_names = ["evaluate", "re-evaluate", "adapt", "surrogate+NSGA+rest", "total"]
+    print("| policy | " + " | ".join(split_names) + " |")
+    print("|---" * (1 + len(split_names)) + "|")
+    for p, rs in runs.items():
+        ts = [time_split(r) for r in rs]
+        print(f"| {p} | " + " | ".join(f"{np.mean([t[k] for t in ts]):.0f}" for k in split_names) + " |")
+    if args.json:
+        out = {p: {str(r["seed"]): [{"evaluations": int(n), "hv": float(v)} for n, v in
+                                    zip(r["new_evals"][:n_it], hv[p][full][j])] for j, r in enumerate(rs)}
+               for p, rs in runs.items()}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
     print("\n| policy | best val top-1 (%) | final front size | surrogate Kendall tau (mean over iterations) |")
     print("|---|---|---|---|")
     for p, rs in runs.items():
