@@ -6,7 +6,9 @@
 # Steps: warmup (bench/gpu_warmup.py: first-call cost per layer shape by conv back-end), preset (the cifar10-gpu preset end to end), bench (training images/s, this tree), before
 # (the same from .gpu/base, the commit measured as "before"), ofa (bench/train_vs_ofa.py), tests
 # (tests/test_gpu_path.py), nccl (torchrun with 1 and 2 processes), trial (a shortened preset), policies
-# (docs/scripts/policy_experiment.sh on .gpu/supernet/supernet.*, the cifar10 preset's trained supernet).
+# (docs/scripts/policy_experiment.sh on .gpu/supernet/supernet.*, the cifar10 preset's trained supernet),
+# suite (the default test tier, GPU hidden, in shards), quickstart (the preset on the CPU) and disk (the
+# smoke run directory's peak size). Run several at once with & inside one call when their cores allow.
 #
 # Expects (ignored by git, carried to the machine): .whl/ (wheels of the Python packages the
 # machine lacks: pymoo, lightgbm, ofa and their needs), .gpu/c10.tar.xz (the CIFAR-10 JPEG folders)
@@ -22,8 +24,10 @@ T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" | tee -a "$OUT/summary.txt"; }
 
 if [ -d .whl ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    > "$LOG/pip.log" 2>&1 || { stamp "wheel install failed"; tail -5 "$LOG/pip.log"; }
+  if [ ! -f /tmp/site/.installed ]; then  # once per machine (several invocations may run side by side)
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+      > "$LOG/pip.log" 2>&1 && touch /tmp/site/.installed || { stamp "wheel install failed"; tail -5 "$LOG/pip.log"; }
+  fi
   export PYTHONPATH=/tmp/site
 fi
 SITE=${PYTHONPATH:-}
@@ -107,6 +111,29 @@ for what in "$@"; do
         bash docs/scripts/policy_experiment.sh
       tail -n 4 "$RUNS"/probe/*.log >> "$OUT/summary.txt"
       tar czf "$OUT/probe.tgz" -C "$RUNS" --exclude='*.safetensors' probe 2>/dev/null
+      ;;
+    suite)  # the default test tier with the GPU hidden (as CI runs it), in parallel shards of test files
+      stamp "start suite"
+      i=0; for f in $(ls -S tests/test_*.py); do echo "$f" >> "$LOG/shard$((i % ${SHARDS:-5}))"; i=$((i + 1)); done
+      for sh in "$LOG"/shard*; do
+        ( CUDA_VISIBLE_DEVICES= OMP_NUM_THREADS=2 NATV2_TEST_DATA="$NATV2_DATA" timeout "${SUITE_CAP:-280}" \
+          python3 -m pytest -q -p no:cacheprovider $(cat "$sh") > "$sh.log" 2>&1; echo "rc=$?" >> "$sh.log" ) &
+      done
+      wait
+      for sh in "$LOG"/shard*.log; do tail -n 3 "$sh" | tee -a "$OUT/summary.txt"; done
+      grep -h "^FAILED\|^ERROR" "$LOG"/shard*.log | tee -a "$OUT/summary.txt"
+      stamp "end suite"
+      ;;
+    quickstart)  # the quickstart preset on this machine's CPU (accuracy; its time here says nothing of 2 cores)
+      step quickstart "${QS_CAP:-300}" env CUDA_VISIBLE_DEVICES= python3 -m natv2 run --preset quickstart \
+        --set run.threads="${QS_THREADS:-4}" --run-dir "$RUNS/quickstart"
+      ;;
+    disk)  # peak disk use of the smoke preset's run directory (du every 0.5 s)
+      ( while sleep 0.5; do du -sk "$RUNS/smoke" 2>/dev/null | cut -f1; done > "$LOG/disk.txt" ) &
+      sampler=$!
+      step smoke 120 env CUDA_VISIBLE_DEVICES= python3 -m natv2 run --preset smoke --run-dir "$RUNS/smoke"
+      kill $sampler
+      stamp "smoke run dir: peak $(sort -n "$LOG/disk.txt" | tail -1) KB, at the end $(du -sk "$RUNS/smoke" | cut -f1) KB"
       ;;
     *) stamp "unknown step $what" ;;
   esac

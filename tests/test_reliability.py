@@ -407,14 +407,46 @@ def test_a_single_class_image_folder_is_refused_by_the_cli(tmp_path, capsys):
 @pytest.mark.parametrize("keep", [False, True])
 def test_phase_checkpoints_nothing_reads_again_are_removed_unless_kept(tmp_path, capsys, keep):
     run = tmp_path / "run"
-    status, _, err = natv2(capsys, "train-supernet", *SMOKE, "--set", "train.only_phases=[full,kernel,depth_1]",
-                           "--set", f"train.keep_phase_checkpoints={str(keep).lower()}", "--run-dir", str(run))
+    args = (*SMOKE, "--set", "train.only_phases=[full,kernel,depth_1]", "--set",
+            f"train.keep_phase_checkpoints={str(keep).lower()}", "--run-dir", str(run))
+    status, _, err = natv2(capsys, "train-supernet", *args)
     assert status == 0, err
     phases = sorted(p.name for p in (run / "checkpoints" / "phases").iterdir()) if (run / "checkpoints" / "phases").exists() else []
     assert phases == (["depth_1", "full", "kernel"] if keep else [])
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     removed = [e["data"]["phases"] for e in events if e["event"] == "phase_files_removed"]
     assert removed == ([] if keep else [["full"], ["depth_1", "kernel"]])  # after kernel; after the last phase
+    # once training has finished, its resume weights and optimiser state go too (unless kept) ...
+    left = sorted(p.name for p in (run / "checkpoints").glob("*.safetensors"))
+    state = json.loads((run / "checkpoints" / "state.json").read_text())
+    if keep:
+        assert len(left) == 2 and not state.get("finished")
+    else:
+        assert left == [] and state["finished"] is True and state["model_file"] is None
+        gone = [e["data"]["files"] for e in events if e["event"] == "checkpoint_files_removed"]
+        assert len(gone) == 1 and len(gone[0]) == 2
+    # ... and running the stage again on the finished run trains nothing and keeps the trained supernet
+    weights = (run / "train" / "supernet.safetensors").read_bytes()
+    epochs = sum(e["event"] == "epoch_end" for e in events)
+    if not keep:  # without --resume: refused with what to do, nothing trained
+        status, _, err = natv2(capsys, "train-supernet", *args)
+        assert_clean_refusal(status, err, "has already finished", "pass --resume")
+    status, _, err = natv2(capsys, "train-supernet", *args, "--resume")
+    assert status == 0, err
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert sum(e["event"] == "epoch_end" for e in events) == epochs
+    assert (run / "train" / "supernet.safetensors").read_bytes() == weights
+    if not keep:
+        assert any(e["event"] == "train_already_finished" for e in events)
+
+
+def test_a_finished_training_whose_supernet_is_gone_is_refused_with_a_fix(tmp_path, capsys):
+    args = (*SMOKE, "--set", "train.only_phases=[full]", "--run-dir", str(tmp_path / "run"))
+    status, _, err = natv2(capsys, "train-supernet", *args)
+    assert status == 0, err
+    (tmp_path / "run" / "train" / "supernet.safetensors").unlink()
+    status, _, err = natv2(capsys, "train-supernet", *args, "--resume")
+    assert_clean_refusal(status, err, "finished, but its supernet", "train again in a new run directory")
 
 
 def test_changed_export_settings_are_taken_with_force_since_each_model_records_its_own(tmp_path):

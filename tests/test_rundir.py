@@ -42,15 +42,16 @@ def test_resume_same_config_allowed_different_config_refused(tmp_path):
     RunDir.open(path, _cfg()).close()
     with RunDir.open(path, _cfg("run.threads=1", "run.progress=false")) as run:  # volatile keys only
         assert [e.event for e in run.read_events()] == ["created", "resumed"]
+    batch = _cfg().data.batch_size
     with pytest.raises(RunDirError) as info:
-        RunDir.open(path, _cfg("data.batch_size=128"))
+        RunDir.open(path, _cfg(f"data.batch_size={2 * batch}"))
     msg = str(info.value)
-    assert "data.batch_size: 64 -> 128" in msg and "--force" in msg and "--run-dir" in msg
+    assert f"data.batch_size: {batch} -> {2 * batch}" in msg and "--force" in msg and "--run-dir" in msg
     # the refusal released the lock and left the saved config alone
-    with RunDir.open(path, _cfg("data.batch_size=128"), force=True) as run:
+    with RunDir.open(path, _cfg(f"data.batch_size={2 * batch}"), force=True) as run:
         changed = run.read_events(event="config_changed")
         assert changed and changed[0].data["changes"][0]["key"] == "data.batch_size"
-        assert run.load_config(RunConfig).data.batch_size == 128
+        assert run.load_config(RunConfig).data.batch_size == 2 * batch
 
 
 def test_refuses_a_foreign_non_empty_folder_and_a_file(tmp_path):

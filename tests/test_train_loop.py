@@ -194,3 +194,30 @@ def test_fixed_teacher_comes_from_full_and_expand_phases_sort_channels_once(tmp_
     teacher = load_file(str(tmp_path / "checkpoints/phases/expand_1/teacher.safetensors"))
     full = load_file(str(tmp_path / "checkpoints/phases/full/best.safetensors"))
     assert torch.equal(teacher["exits.5.classifier.weight"], full["exits.5.classifier.weight"])
+
+
+def test_a_phase_override_caps_that_phase_steps_per_epoch_only(tmp_path, monkeypatch):
+    """train.phase_overrides.<phase>.steps_per_epoch: the quickstart's short elastic phases."""
+    import natv2.train.trainer as trainer_mod
+
+    calls: list[tuple[str, int]] = []
+    real = trainer_mod.run_epoch
+
+    def counting(ec, batches, steps, *args, **kwargs):
+        calls.append((current[0], steps))
+        return real(ec, batches, steps, *args, **kwargs)
+
+    current = [""]
+    monkeypatch.setattr(trainer_mod, "run_epoch", counting)
+    data = SyntheticData(n=32, batch_size=8, size=24)  # 4 steps per epoch
+    cfg = _cfg(steps_per_epoch=None, phase_overrides={"full": {"epochs": 1, "steps_per_epoch": 1},
+                                                      "kernel": {"epochs": 1, "warmup_epochs": 0}})
+
+    def sink(kind, payload):
+        if kind == "phase_start":
+            current[0] = payload["phase"]
+
+    SupernetTrainer(cfg, _net(), data, tmp_path, seed=0, progress=False, events=sink).run()
+    assert calls == [("full", 1), ("kernel", 4)]
+    doc = json.loads((tmp_path / "supernet.json").read_text())
+    assert doc["meta"]["phases"][0]["steps_per_epoch"] == 1 and "steps_per_epoch" not in doc["meta"]["phases"][1]

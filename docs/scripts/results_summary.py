@@ -97,10 +97,11 @@ def summarise(run: Path) -> dict[str, Any]:
     return {
         "run": run.name,
         "stage_minutes": minutes,
+    "wall_minutes_note": "from each stage's start to done event; data decoding is inside train",
         "total_minutes": round(sum(minutes.values()), 2),
         "machine": machine(),
-        "max_subnet_test_top1": round(100 * last_eval["max"], 2) if "max" in last_eval else None,
-        "min_subnet_test_top1": round(100 * last_eval["min"], 2) if "min" in last_eval else None,
+        "max_subnet_test_top1": round(float(last_eval["max"]), 2) if "max" in last_eval else None,
+        "min_subnet_test_top1": round(float(last_eval["min"]), 2) if "min" in last_eval else None,
         "best_postprocessed_test_top1": round(best_after, 2) if best_after is not None else None,
         "front": front,
     }

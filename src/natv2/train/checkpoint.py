@@ -128,6 +128,23 @@ class CheckpointStore:
             if name and name != state.get(key):
                 (self.root / name).unlink(missing_ok=True)
 
+    def finish(self, state: Mapping[str, Any], supernet_file: str) -> list[str]:
+        """Mark the training finished (the final supernet is `supernet_file`, written before this) and
+        remove the resume weights and optimiser state, which nothing reads once training is over.
+        Returns the removed file names. A kill between the two steps leaves files `remove_stale` drops."""
+        atomic_write_json(self.state_path, dict(state, finished=True, supernet_file=supernet_file,
+                                                model_file=None, optim_file=None, optim_meta=None))
+        return self.remove_stale()
+
+    def remove_stale(self) -> list[str]:
+        """Weight / optimiser files state.json does not point at (left by a kill mid-save or by `finish`)."""
+        state = self.read_state() if self.exists() else {}
+        live = {state.get("model_file"), state.get("optim_file")}
+        gone = sorted(p.name for p in self.root.glob("*.safetensors") if p.name not in live)
+        for name in gone:
+            (self.root / name).unlink(missing_ok=True)
+        return gone
+
     def load_model(self, state: Mapping[str, Any], model: nn.Module) -> None:
         load_weights(self.root / state["model_file"], model)
 

@@ -25,8 +25,11 @@ class PhaseOverride:
     warmup_epochs: int | None = None
     base_lr: float | None = None
     subnets_per_step: int | None = None
+    steps_per_epoch: int | None = None  # cap on this phase's steps per epoch (train.steps_per_epoch caps every phase)
 
     def __post_init__(self) -> None:
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise FieldError("steps_per_epoch", self.steps_per_epoch, "an integer >= 1, or null")
         for name in ("epochs", "warmup_epochs"):
             v = getattr(self, name)
             if v is not None and v < 0:
@@ -52,7 +55,7 @@ class TrainConfig:
     epochs_scale: float = field(default=1.0, metadata=key_help(
         "multiplies every phase's epochs and warm-up (paper epochs at 1.0)"))
     phase_overrides: dict[str, PhaseOverride] = field(default_factory=dict, metadata=key_help(
-        "per phase: {epochs, warmup_epochs, base_lr, subnets_per_step}"))
+        "per phase: {epochs, warmup_epochs, base_lr, subnets_per_step, steps_per_epoch}"))
     only_phases: tuple[str, ...] = field(default=(), metadata=key_help(
         "run just these phases (empty: all); their spaces keep what earlier phases opened"))
     steps_per_epoch: int | None = field(default=None, metadata=key_help(
@@ -98,8 +101,9 @@ class TrainConfig:
         "auto: bf16 autocast on CUDA, off on CPU"))
     checkpoint_every: int = field(default=1, metadata=key_help("epochs between checkpoints (last epoch always)"))
     keep_phase_checkpoints: bool = field(default=False, metadata=key_help(
-        "keep every phase's best weights and teacher (checkpoints/phases/); false: remove those nothing will "
-        "read again once the next phase is done (resume keeps working)"))
+        "keep every checkpoint: each phase's best weights and teacher (checkpoints/phases/) and, once training "
+        "has finished, the last resume weights and optimiser state; false: remove each as soon as nothing will "
+        "read it again (resume keeps working; the checkpoint state records a finished training)"))
 
     def __post_init__(self) -> None:
         if self.epochs_scale <= 0:

@@ -60,6 +60,7 @@ class Phase:
     sort_channels: int | None
     dropout: float
     dim: str | None = None
+    steps_per_epoch: int | None = None  # a per-phase cap (train.phase_overrides); None: train.steps_per_epoch
 
     @property
     def total_epochs(self) -> int:
@@ -76,6 +77,7 @@ class Phase:
             "subnets_per_step": self.subnets_per_step,
             "sort_channels": self.sort_channels,
             "dropout": self.dropout,
+            **({"steps_per_epoch": self.steps_per_epoch} if self.steps_per_epoch is not None else {}),
         }
 
 
@@ -157,8 +159,11 @@ def build_phases(
         raise ConfigError(f"unknown training recipe '{recipe}'", f"choose one of {sorted(RECIPES)}")
     if epochs_scale <= 0:
         raise ConfigError(f"train.epochs_scale is {epochs_scale}; it must be > 0", "use e.g. 0.05 for a short run")
-    overrides = dict(overrides or {})
     names = [r.name for r in rows]
+    # An override for a phase another recipe has (exit_* when a preset's supernet is swapped for ofa_mbv3)
+    # does not apply to this one; a name no recipe has is a typo and refused.
+    known = {r.name for table in RECIPES.values() for r in table} | set(names)
+    overrides = {k: v for k, v in dict(overrides or {}).items() if k in names or k not in known}
     unknown = [n for n in list(overrides) + list(only or []) if n not in names]
     if unknown:
         raise ConfigError(f"phase name(s) {unknown} are not in recipe '{recipe}'", f"use names from {names}")
@@ -196,6 +201,7 @@ def build_phases(
             sort_channels=row.sort_channels,
             dropout=default_dropout if row.dropout is None else row.dropout,
             dim=row.dim,
+            steps_per_epoch=None if ov is None else ov.steps_per_epoch,
         )
         if phase.epochs < 0 or phase.warmup_epochs < 0 or phase.subnets_per_step < 1:
             raise ConfigError(f"phase '{row.name}' has a negative epoch count or < 1 subnet per step", "fix the override")

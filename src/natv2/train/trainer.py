@@ -12,7 +12,7 @@ import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -108,6 +108,8 @@ class SupernetTrainer:
         if resume and self.store.exists():
             state = self.store.read_state()
             self._check_state(state)
+            if state.get("finished"):
+                return self._finished(state)
             start_phase, start_epoch = state["phase_index"], state["epochs_done"]
             if state["phase_complete"]:
                 start_phase, start_epoch = start_phase + 1, 0
@@ -115,6 +117,11 @@ class SupernetTrainer:
             if self.dist.is_main:
                 self.metrics.truncate_after(state["phase_index"], state["epochs_done"] - 1)
             self.events("train_resume", {"phase": state["phase"], "epochs_done": state["epochs_done"]})
+        elif self.store.exists() and self.store.read_state().get("finished"):
+            raise CheckpointError(f"the training in {self.store.root.parent} has already finished "
+                                  f"(its supernet: {self.out_dir / SUPERNET_STEM}.safetensors)",
+                                  "use that supernet as it is, pass --resume (nothing is trained again), "
+                                  "or start a new run directory")
         elif self.store.exists():
             raise CheckpointError(f"{self.store.root} already holds a training checkpoint",
                                   "pass --resume to continue it, or use a new run directory")
@@ -130,7 +137,30 @@ class SupernetTrainer:
             results.append(self._run_phase(phase, start_epoch if resume_state else 0, resume_state, best))
             self._prune_phase_files(phase)
         weights = self._write_final(results)
+        self._drop_resume_files(weights)
         return TrainResult(results, weights)
+
+    def _finished(self, state: Mapping[str, Any]) -> TrainResult:
+        """A resume of a training that already finished: nothing to train, its supernet is the result."""
+        weights = self.out_dir / str(state.get("supernet_file") or f"{SUPERNET_STEM}.safetensors")
+        if not weights.exists():
+            raise CheckpointError(f"training in {self.store.root.parent} finished, but its supernet {weights} is gone",
+                                  "restore the file, or train again in a new run directory")
+        if self.dist.is_main:
+            self.store.remove_stale()  # files a kill between writing state.json and deleting them left behind
+        best = state.get("best", {})
+        self.events("train_already_finished", {"supernet": str(weights)})
+        return TrainResult([PhaseResult(p.name, best.get(p.name, {}).get("metric"), best.get(p.name, {}).get("epoch"))
+                            for p in self.phases], weights)
+
+    def _drop_resume_files(self, weights: Path) -> None:
+        """Training is over and its supernet written: the resume weights and optimiser state (about twice the
+        supernet's size) are only needed again if kept on purpose (train.keep_phase_checkpoints)."""
+        if self.cfg.keep_phase_checkpoints or not self.dist.is_main or not self.store.exists():
+            return
+        removed = self.store.finish(self.store.read_state(), weights.name)
+        if removed:
+            self.events("checkpoint_files_removed", {"files": removed})
 
     def _prune_phase_files(self, done: Phase) -> None:
         """Once `done` has finished, drop the phase folders no later phase (nor a resume) reads: a later
@@ -156,8 +186,9 @@ class SupernetTrainer:
         if state is not None:
             self.store.load_optimizer(state, optimizer)
         steps = self.data.steps_per_epoch(self.dist.world_size)
-        if cfg.steps_per_epoch is not None:
-            steps = min(steps, cfg.steps_per_epoch)
+        for cap in (cfg.steps_per_epoch, phase.steps_per_epoch):  # both are caps: the smaller one holds
+            if cap is not None:
+                steps = min(steps, cap)
         global_batch = self.data.batch_size * self.dist.world_size
         peak = phase.base_lr * (global_batch / cfg.lr_reference_batch if cfg.lr_scaling == "linear" else 1.0)
         schedule = WarmupCosine(peak, phase.warmup_epochs * steps, phase.epochs * steps, cfg.warmup_start_factor)
