@@ -57,8 +57,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
     import torch
 
     return (f"{platform.machine()} {cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -97,7 +100,7 @@ def summarise(run: Path) -> dict[str, Any]:
     return {
         "run": run.name,
         "stage_minutes": minutes,
-    "wall_minutes_note": "from each stage's start to done event; data decoding is inside train",
+        "stage_minutes_note": "from each stage's start to its done event; decoding the data is inside train",
         "total_minutes": round(sum(minutes.values()), 2),
         "machine": machine(),
         "max_subnet_test_top1": round(float(last_eval["max"]), 2) if "max" in last_eval else None,

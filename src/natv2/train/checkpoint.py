@@ -128,11 +128,11 @@ class CheckpointStore:
             if name and name != state.get(key):
                 (self.root / name).unlink(missing_ok=True)
 
-    def finish(self, state: Mapping[str, Any], supernet_file: str) -> list[str]:
+    def finish(self, supernet_file: str) -> list[str]:
         """Mark the training finished (the final supernet is `supernet_file`, written before this) and
         remove the resume weights and optimiser state, which nothing reads once training is over.
         Returns the removed file names. A kill between the two steps leaves files `remove_stale` drops."""
-        atomic_write_json(self.state_path, dict(state, finished=True, supernet_file=supernet_file,
+        atomic_write_json(self.state_path, dict(self.read_state(), finished=True, supernet_file=supernet_file,
                                                 model_file=None, optim_file=None, optim_meta=None))
         return self.remove_stale()
 

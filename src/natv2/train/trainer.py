@@ -158,7 +158,7 @@ class SupernetTrainer:
         supernet's size) are only needed again if kept on purpose (train.keep_phase_checkpoints)."""
         if self.cfg.keep_phase_checkpoints or not self.dist.is_main or not self.store.exists():
             return
-        removed = self.store.finish(self.store.read_state(), weights.name)
+        removed = self.store.finish(weights.name)
         if removed:
             self.events("checkpoint_files_removed", {"files": removed})
 
