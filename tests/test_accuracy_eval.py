@@ -118,6 +118,30 @@ def test_streaming_large_splits_and_the_test_split(setup):
     assert ev.evaluate([cfg], split="test") == [reference_accuracy(net, cfg, data, split="test")]
 
 
+@pytest.mark.parametrize("cache_mb", [4096.0, 0.0])
+def test_a_validation_subset_is_stratified_fixed_and_evaluated_exactly(setup, cache_mb):
+    """search_stage.val_images: the evaluator scores the same class-stratified rows at every resolution,
+    cached or streamed, exactly as the plain path scores those rows; other splits stay whole."""
+    from natv2.data.stratify import stratified_holdout
+
+    net, data, cfgs = setup
+    ev = SupernetEvaluator(net, data, max_images=20, cache_mb=cache_mb)
+    rows = stratified_holdout(data.labels["val"].numpy(), 20, seed=0)[1]
+    for cfg in cfgs[:2] + [cfgs[0].__class__(**{**{k: getattr(cfgs[0], k) for k in ("ks", "e", "d", "w", "nd", "nw")}, "r": 16 if cfgs[0].r != 16 else 20})]:
+        ref, labels = reference_logits(net, cfg, data)
+        fast, fast_labels = ev.logits(cfg)
+        assert torch.equal(fast_labels, labels[rows])
+        _close(ref[rows], fast)
+        assert ev([cfg]) == [float((ref[rows].argmax(1) == labels[rows]).double().mean())]
+    assert ev.n_images == 20
+    cfg = cfgs[0]
+    assert ev.evaluate([cfg], split="test") == [reference_accuracy(net, cfg, data, split="test")]
+    whole = SupernetEvaluator(net, data, max_images=len(data.labels["val"]) + 5)
+    assert whole([cfg]) == SupernetEvaluator(net, data)([cfg]) and whole.n_images == len(data.labels["val"])
+    with pytest.raises(Exception, match="max_images=0"):
+        SupernetEvaluator(net, data, max_images=0)
+
+
 def test_results_keep_input_order_across_resolutions_and_inputs_are_prepared_once(setup):
     net, _, cfgs = setup
     data = TinyData(seed=5)

@@ -156,6 +156,24 @@ def test_policy_presets_and_space_narrowing():
         search_space(SearchSpace(r=(32,)), {"nd": [3]}, "ofa_mbv3", 10)
 
 
+def test_val_images_ranks_on_a_validation_subset_and_a_bad_count_is_refused(tmp_path, capsys):
+    """search_stage.val_images reaches the evaluator: every archive accuracy is a multiple of 1/20 (the
+    whole split would give multiples of 1/64), the log says so; 0 is refused before anything runs."""
+    run = tmp_path / "run"
+    quick = ["--set", "search.iterations=1", "--set", "search_stage.adapt.enabled=false", "--set", "search_stage.final_test=false"]
+    code = cli_main.main(["search", "--run-dir", str(run), "--random-init", "ofa_mbv3", *ARGS, *quick,
+                          "--set", "search_stage.val_images=20"])
+    out = capsys.readouterr().out
+    assert code == 0 and "ranking on 20 validation images" in out
+    accs = [e["acc"] for e in json.loads((run / "search" / "archive.json").read_text())["entries"]]
+    assert accs and all(abs(a * 20 - round(a * 20)) < 1e-9 for a in accs)
+    assert any(abs(a * 64 - round(a * 64)) > 1e-9 for a in accs)
+    bad = tmp_path / "bad"
+    code = cli_main.main(["search", "--run-dir", str(bad), "--random-init", "ofa_mbv3", *ARGS, "--set", "search_stage.val_images=0"])
+    err = capsys.readouterr().err
+    assert code != 0 and "val_images" in err and "Traceback" not in err and not bad.exists()
+
+
 def test_missing_supernet_is_a_clear_error(tmp_path, capsys):
     # train.space matches search_stage.space: else the config is refused first, for the space (test_reliability)
     code = cli_main.main(["search", "--run-dir", str(tmp_path / "empty"), *ARGS, "--set", "train.space.r=[16]"])

@@ -26,12 +26,14 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from natv2.data.stratify import stratified_holdout
 from natv2.errors import DataError
 from natv2.space import SubnetConfig
 
@@ -209,6 +211,9 @@ class SupernetEvaluator:
     data: calibration and evaluation batches (`EvalData`). split: the split `__call__` uses.
     batch_size: images per forward when evaluating. The other switches turn single speed-ups off
     (bench/evaluate.py measures each); `cache_mb` bounds the kept tensors (larger splits stream).
+    max_images: rank on a class-stratified subset of this many images of `split` (a cheaper, noisier
+    fidelity; bench/fidelity.py measures both); None, or at least the split's size: the whole split.
+    Other splits (e.g. the final test) are always evaluated whole.
     """
 
     def __init__(
@@ -223,9 +228,13 @@ class SupernetEvaluator:
         fast_calibration: bool = True,
         fold_bn: bool = True,
         cache_mb: float = 4096.0,
+        max_images: int | None = None,
     ) -> None:
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}", f"use one of {list(SPLITS)}")
+        if max_images is not None and int(max_images) < 1:
+            raise DataError(f"max_images={max_images} evaluates no image", "give a count >= 1, or None for the whole split")
+        self.max_images = None if max_images is None else int(max_images)
         self.supernet, self.data, self.split = supernet, data, split
         self.batch_size = int(batch_size)
         self.channels_last, self.cache_head = channels_last, cache_head
@@ -235,6 +244,8 @@ class SupernetEvaluator:
         self._heads: dict[tuple[str, int], _Head] = {}
         self.n_evaluated = 0
         self.seconds = 0.0
+        self._subset: np.ndarray | None = None
+        self._subset_full = 0
 
     # ------------------------------------------------------------------ public
     def __call__(self, cfgs: Sequence[SubnetConfig]) -> list[float]:
@@ -285,7 +296,7 @@ class SupernetEvaluator:
             return hit
         calib = [self._fmt(b) for b in self.data.calibration_batches(r)]
         xs, ys, size = [], [], 0
-        for x, y in self.data.eval_batches(r, split):
+        for x, y in self._split_batches(split, r):
             size += x.numel() * 4
             if size > self.cache_bytes:  # too large to keep: stream it
                 xs = ys = None
@@ -298,6 +309,29 @@ class SupernetEvaluator:
         self._evict(self._prepared, prep.nbytes)
         self._prepared[key] = prep
         return prep
+
+    def _split_batches(self, split: str, r: int) -> Iterable[tuple[Tensor, Tensor]]:
+        """The batches of `split` at `r`: all of them, or only the rows of the stratified subset."""
+        if split != self.split or self.max_images is None:
+            return self.data.eval_batches(r, split)
+        keep = self._subset_rows(split, r)
+        if keep is None:
+            return self.data.eval_batches(r, split)
+        return _select_rows(self.data.eval_batches(r, split), keep)
+
+    def _subset_rows(self, split: str, r: int) -> np.ndarray | None:
+        """Sorted row indices of the `max_images` subset (fixed: the same for every resolution); None: all."""
+        if self._subset is None:
+            labels = torch.cat([y.reshape(-1).cpu() for _, y in self.data.eval_batches(r, split)]).numpy()
+            self._subset = (np.arange(len(labels)) if self.max_images >= len(labels)
+                            else stratified_holdout(labels, self.max_images, seed=0)[1])
+            self._subset_full = len(labels)
+        return None if len(self._subset) == self._subset_full else self._subset
+
+    @property
+    def n_images(self) -> int | None:
+        """Images per evaluation on the evaluator's split (known after the first evaluation)."""
+        return None if self._subset is None else len(self._subset)
 
     def _evict(self, store: dict, incoming: int) -> None:
         """Keep the caches under `cache_mb`, dropping the oldest entries first."""
@@ -379,7 +413,7 @@ class SupernetEvaluator:
         else:  # streaming: the full network (with the re-calibrated head) on the data's batches
             if head is not None:
                 net.first_conv, net.first_block = head.module, nn.Identity()
-            source = ((self._fmt(x), y) for x, y in self.data.eval_batches(cfg.r, split))
+            source = ((self._fmt(x), y) for x, y in self._split_batches(split, cfg.r))
         outs, labels = [], []
         with torch.inference_mode():
             for x, y in source:
@@ -390,3 +424,15 @@ class SupernetEvaluator:
     def _chunks(self, x: Tensor, y: Tensor) -> Iterable[tuple[Tensor, Tensor]]:
         for i in range(0, len(x), self.batch_size):
             yield x[i : i + self.batch_size], y[i : i + self.batch_size]
+
+
+def _select_rows(batches: Iterable[tuple[Tensor, Tensor]], rows: np.ndarray) -> Iterator[tuple[Tensor, Tensor]]:
+    """The rows `rows` (sorted global indices) of a stream of (x, y) batches, batch by batch."""
+    start = 0
+    for x, y in batches:
+        n = int(y.shape[0])
+        lo, hi = np.searchsorted(rows, [start, start + n])
+        if hi > lo:
+            idx = torch.as_tensor(rows[lo:hi] - start, dtype=torch.long)
+            yield x[idx.to(x.device)], y[idx.to(y.device)]
+        start += n

@@ -65,6 +65,9 @@ class SearchStageConfig:
     fast_eval: bool = field(default=True, metadata={"help": (
         "cached inputs + cached head outputs + folded BN (exact); false: the plain extract/recalibrate/evaluate path")})
     cache_mb: float = field(default=4096.0, metadata={"help": "memory for cached evaluation tensors (larger splits stream)"})
+    val_images: int | None = field(default=None, metadata={"help": (
+        "rank subnets on a class-stratified subset of this many validation images: cheaper, noisier "
+        "(bench/fidelity.py measures speed and rank agreement); null: the whole validation split")})
     final_test: bool = field(default=True, metadata={"help": (
         f"evaluate the final non-dominated set and high-trade-off picks on the test split ({REL_FINAL_TEST})")})
     adapt: AdaptConfig = field(default_factory=AdaptConfig, metadata={"help": "supernet adaptation between iterations"})
@@ -78,6 +81,8 @@ class SearchStageConfig:
             raise FieldError("eval_batch_size", self.eval_batch_size, "an integer >= 1")
         if self.cache_mb < 0:
             raise FieldError("cache_mb", self.cache_mb, "a number >= 0")
+        if self.val_images is not None and (isinstance(self.val_images, bool) or int(self.val_images) < 1):
+            raise FieldError("val_images", self.val_images, "an image count >= 1, or null for the whole validation split")
         unknown = sorted(set(self.space) - set(SPACE_DIMS))
         if unknown:
             raise FieldError("space", dict(self.space), f"keys among {list(SPACE_DIMS)} (unknown: {unknown})")
@@ -267,14 +272,13 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
     scfg = resolve_search_config(search, seed)
-    say(f"search: policy {scfg.policy}, objectives {list(scfg.objectives)}, supernet {source}, space r={list(space.r)}")
+    fidelity = "" if stage.val_images is None else f", ranking on {stage.val_images} validation images (search_stage.val_images)"
+    say(f"search: policy {scfg.policy}, objectives {list(scfg.objectives)}, supernet {source}, space r={list(space.r)}{fidelity}")
     events("start", {"policy": scfg.policy, "supernet": source, "objectives": list(scfg.objectives), "seed": seed})
 
-    if stage.fast_eval:
-        evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb)
-    else:
-        evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb,
-                                      cache_head=False, fast_calibration=False, fold_bn=False)
+    speedups = {} if stage.fast_eval else {"cache_head": False, "fast_calibration": False, "fold_bn": False}
+    evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb,
+                                  max_images=stage.val_images, **speedups)
     adapter = None
     if stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0:
         adapter = SupernetAdaptation(
