@@ -415,7 +415,8 @@ def test_phase_checkpoints_nothing_reads_again_are_removed_unless_kept(tmp_path,
     assert phases == (["depth_1", "full", "kernel"] if keep else [])
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     removed = [e["data"]["phases"] for e in events if e["event"] == "phase_files_removed"]
-    assert removed == ([] if keep else [["full"], ["depth_1", "kernel"]])  # after kernel; after the last phase
+    # a phase's predecessor goes once the phase's teacher is on disk; the last phase's after training
+    assert removed == ([] if keep else [["full"], ["kernel"], ["depth_1"]])
     # once training has finished, its resume weights and optimiser state go too (unless kept) ...
     left = sorted(p.name for p in (run / "checkpoints").glob("*.safetensors"))
     state = json.loads((run / "checkpoints" / "state.json").read_text())
@@ -424,7 +425,7 @@ def test_phase_checkpoints_nothing_reads_again_are_removed_unless_kept(tmp_path,
     else:
         assert left == [] and state["finished"] is True and state["model_file"] is None
         gone = [e["data"]["files"] for e in events if e["event"] == "checkpoint_files_removed"]
-        assert len(gone) == 1 and len(gone[0]) == 2
+        assert gone == [["model-p02e0001.safetensors"]]  # the last phase's end: weights only, no optimiser state
     # ... and running the stage again on the finished run trains nothing and keeps the trained supernet
     weights = (run / "train" / "supernet.safetensors").read_bytes()
     epochs = sum(e["event"] == "epoch_end" for e in events)
@@ -438,6 +439,49 @@ def test_phase_checkpoints_nothing_reads_again_are_removed_unless_kept(tmp_path,
     assert (run / "train" / "supernet.safetensors").read_bytes() == weights
     if not keep:
         assert any(e["event"] == "train_already_finished" for e in events)
+
+
+def test_phase_end_checkpoints_share_the_best_weights_and_a_restarted_phase_reuses_its_teacher(tmp_path, capsys, monkeypatch):
+    """Peak disk (issue 12): the checkpoint that ends a phase is a hard link to the phase's best weights (same
+    epoch, same weights) and holds no optimiser state; the previous phase's folder is gone as soon as the
+    next phase's teacher is on disk. A kill before that phase's first checkpoint resumes from the teacher
+    file (the folder it came from is gone) and ends with the uninterrupted run's weights."""
+    from natv2.train.checkpoint import CheckpointStore, save_weights
+
+    phases = ("--set", "train.only_phases=[full,kernel,depth_1]")
+    status, _, err = natv2(capsys, "train-supernet", *SMOKE, *phases, "--run-dir", str(tmp_path / "ref"))
+    assert status == 0, err
+    saves: list[tuple[str, bool, bool]] = []
+    original = CheckpointStore.save
+
+    class Killed(BaseException):
+        pass
+
+    def spy(self, tag, model, optimizer, state, same_as=None):
+        if state["phase"] == "depth_1":
+            teacher = self.phase_dir("depth_1") / "teacher.safetensors"
+            saves.append(("kill", teacher.is_file(), (self.root / "phases" / "kernel").exists()))
+            raise Killed  # dies before depth_1's first checkpoint, after its teacher was written
+        original(self, tag, model, optimizer, state, same_as)
+        model_file = self.root / self.read_state()["model_file"]
+        best = self.phase_dir(state["phase"]) / "best.safetensors"
+        saves.append((state["phase"], best.is_file() and os.path.samefile(model_file, best), self.read_state()["optim_file"] is None))
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(CheckpointStore, "save", spy)
+    with pytest.raises(Killed):
+        main(["train-supernet", *SMOKE, *phases, "--run-dir", str(run)])
+    monkeypatch.setattr(CheckpointStore, "save", original)
+    # both phase-end checkpoints: one file for best and checkpoint, no optimiser; depth_1's teacher on disk, kernel's folder gone
+    assert saves == [("full", True, True), ("kernel", True, True), ("kill", True, False)]
+    import natv2.train.trainer as trainer
+
+    written: list[str] = []
+    monkeypatch.setattr(trainer, "save_weights", lambda path, *a, **k: (written.append(Path(path).name), save_weights(path, *a, **k))[1])
+    status, _, err = natv2(capsys, "train-supernet", *SMOKE, *phases, "--run-dir", str(run), "--resume")
+    assert status == 0, err
+    assert "teacher.safetensors" not in written and "best.safetensors" in written  # the teacher file was reused
+    assert (run / "train" / "supernet.safetensors").read_bytes() == (tmp_path / "ref" / "train" / "supernet.safetensors").read_bytes()
 
 
 def test_a_finished_training_whose_supernet_is_gone_is_refused_with_a_fix(tmp_path, capsys):

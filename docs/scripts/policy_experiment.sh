@@ -4,6 +4,7 @@
 # torch thread each. Every run is a `natv2 search` and resumes when started again.
 #   SUPERNET=runs/c10/train/supernet docs/scripts/policy_experiment.sh            # both modes
 #   MODES=noadapt JOBS=3 SUPERNET=... docs/scripts/policy_experiment.sh
+#   MODES=adapt CONFIG=docs/configs/c10-policies-adapt.yaml SUPERNET=... docs/scripts/policy_experiment.sh  # as in RESULTS.md
 #   JOBS=18 EXTRA="--set run.device=cuda" SUPERNET=... docs/scripts/policy_experiment.sh   # one GPU, 16+ cores
 #   docs/scripts/search_hv.py runs/policies/pn-*    # tables and plots afterwards
 # Extra settings for every run go in EXTRA (e.g. EXTRA="--set run.device=cuda").

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -61,6 +62,20 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2)
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Atomic write for libraries that want a file name (safetensors, torch.jit, onnx)."""
     return _atomic_write(path, write)
+
+
+def atomic_link(source: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Make `path` a hard link to `source` (atomically replacing `path`): two names, one copy on disk.
+    False, with nothing changed, where the file system cannot (the caller then writes a copy)."""
+    target = Path(path)
+    tmp = target.parent / f"{TMP_PREFIX}{target.name}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def clean_stale_temp_files(root: str | os.PathLike) -> list[Path]:

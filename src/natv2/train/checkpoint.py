@@ -7,7 +7,9 @@ Layout of a checkpoint folder:
     phases/<phase>/best.safetensors     best weights of the phase (+ best.json: metric, epoch)
     phases/<phase>/teacher.safetensors  the teacher the phase distils from
 Files of a checkpoint are written first; `state.json` is replaced atomically last, so a crash at
-any moment leaves the previous checkpoint intact and referenced.
+any moment leaves the previous checkpoint intact and referenced. A checkpoint's weights that equal the
+phase's best weights of the same epoch are a hard link to them (one copy on disk), and the checkpoint
+that completes a phase holds no optimiser state (the next phase starts a fresh optimiser).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from natv2.io.artifacts import CHECKPOINT_STATE
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json, read_json
-from natv2.io.atomic import atomic_write_with
+from natv2.io.atomic import atomic_link, atomic_write_with
 
 
 def _cpu_tensors(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -35,6 +38,19 @@ def save_weights(path: str | Path, module_or_sd: nn.Module | Mapping[str, torch.
     tensors = _cpu_tensors(sd)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     return atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def same_weights(path: Path, module: nn.Module) -> bool:
+    """Whether the safetensors file `path` holds exactly `module`'s state (names, shapes, dtypes, values)."""
+    if not path.is_file():
+        return False
+    try:
+        saved = load_file(str(path))
+    except (OSError, SafetensorError):
+        return False
+    current = _cpu_tensors(module.state_dict())
+    return saved.keys() == current.keys() and all(
+        saved[k].dtype == v.dtype and saved[k].shape == v.shape and torch.equal(saved[k], v) for k, v in current.items())
 
 
 def load_weights(path: str | Path, module: nn.Module, strict: bool = True) -> None:
@@ -111,11 +127,15 @@ class CheckpointStore:
         except (OSError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"cannot read {self.state_path}: {exc}", "start a new run directory") from exc
 
-    def save(self, tag: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any]) -> None:
-        """Write the tagged weight/optimiser files, then point state.json at them; drop older files."""
+    def save(self, tag: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, state: dict[str, Any],
+             same_as: Path | None = None) -> None:
+        """Write the tagged weight/optimiser files, then point state.json at them; drop older files.
+        `same_as`: a weights file that may hold exactly these weights (the phase's best of this epoch); if
+        it does, the checkpoint's weights become a hard link to it instead of a second copy on disk."""
         old = self.read_state() if self.exists() else {}
         model_file = f"model-{tag}.safetensors"
-        save_weights(self.root / model_file, model)
+        if not (same_as is not None and same_weights(same_as, model) and atomic_link(same_as, self.root / model_file)):
+            save_weights(self.root / model_file, model)
         state = dict(state, model_file=model_file, optim_file=None, optim_meta=None)
         if optimizer is not None:
             tensors, meta = optimizer_to_files(optimizer)

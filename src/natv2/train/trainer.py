@@ -135,7 +135,7 @@ class SupernetTrainer:
                 continue
             resume_state = state if (phase.index == start_phase and start_epoch > 0) else None
             results.append(self._run_phase(phase, start_epoch if resume_state else 0, resume_state, best))
-            self._prune_phase_files(phase)
+            self._prune_phase_files(phase, finished=True)
         weights = self._write_final(results)
         self._drop_resume_files(weights)
         return TrainResult(results, weights)
@@ -162,13 +162,15 @@ class SupernetTrainer:
         if removed:
             self.events("checkpoint_files_removed", {"files": removed})
 
-    def _prune_phase_files(self, done: Phase) -> None:
-        """Once `done` has finished, drop the phase folders no later phase (nor a resume) reads: a later
-        phase's teacher comes from `done`'s best weights (progressive) or from `full` (fixed)."""
+    def _prune_phase_files(self, phase: Phase, finished: bool) -> None:
+        """Drop the phase folders that neither a later phase nor a resume reads. Once `phase`'s teacher is on
+        disk (a restart of the phase reloads it), the earlier phases' folders go; once `phase` has
+        finished, only its own stays (the next teacher comes from its best weights), and after the last
+        phase none. The fixed teacher policy keeps `full` (every teacher comes from its best weights)."""
         if self.cfg.keep_phase_checkpoints or not self.dist.is_main:
             return
-        last = done.index == len(self.phases) - 1
-        keep = set() if last else {done.name} | ({"full"} if self.policy.name == "fixed" else set())
+        last = finished and phase.index == len(self.phases) - 1
+        keep = set() if last else {phase.name} | ({"full"} if self.policy.name == "fixed" else set())
         removed = self.store.prune_phases(keep)
         if removed:
             self.events("phase_files_removed", {"phases": removed})
@@ -180,6 +182,7 @@ class SupernetTrainer:
         teacher = None
         if phase.kind == "elastic" and self.policy.enabled and cfg.kd_ratio > 0:
             teacher = self._phase_teacher(phase, resumed=state is not None)
+        self._prune_phase_files(phase, finished=False)  # earlier phases' files: nothing reads them now
         if phase.kind == "elastic" and phase.sort_channels is not None and state is None:
             net.sort_channels(phase.sort_channels)
         optimizer = make_sgd(net, 0.0, cfg.momentum, cfg.nesterov, cfg.weight_decay, cfg.no_decay_bn_bias)
@@ -235,10 +238,14 @@ class SupernetTrainer:
                 if self.dist.is_main:
                     self.metrics.append(record)
                     if done % cfg.checkpoint_every == 0 or done == phase.total_epochs:
-                        self.store.save(f"p{phase.index:02d}e{done:04d}", net, optimizer, {
+                        complete = done == phase.total_epochs
+                        # a completed phase's optimiser is never read again: the next phase starts a fresh one
+                        keep_optimizer = not complete or cfg.keep_phase_checkpoints
+                        self.store.save(f"p{phase.index:02d}e{done:04d}", net, optimizer if keep_optimizer else None, {
                             "version": STATE_VERSION, "phase_index": phase.index, "phase": phase.name,
-                            "epochs_done": done, "phase_complete": done == phase.total_epochs,
-                            "phases": [p.name for p in self.phases], "seed": self.seed, "best": best})
+                            "epochs_done": done, "phase_complete": complete,
+                            "phases": [p.name for p in self.phases], "seed": self.seed, "best": best},
+                            same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
                 self.dist.barrier()
                 self.events("epoch_end", record)
         finally:
@@ -252,7 +259,9 @@ class SupernetTrainer:
         """The phase's teacher: rebuilt from files on resume, else chosen by the teacher policy."""
         path = self.store.phase_dir(phase.name) / "teacher.safetensors"
         names = [p.name for p in self.phases]
-        if resumed:
+        # an earlier attempt at this phase may have written it (atomically) before dying: then it is reused,
+        # since the folder it came from may be gone. Rank 0's view decides, so every rank takes one branch.
+        if resumed or all_gather_objects(path.is_file(), self.dist)[0]:
             net = extract_max_teacher(copy.deepcopy(self.supernet), self.has_exits)
             load_weights(path, net)
         else:
