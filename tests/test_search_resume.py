@@ -167,3 +167,26 @@ def test_journal_cuts_a_torn_last_line(tmp_path):
     j2.append([{"type": "adapt", "iteration": 2, "changed": False}])
     assert Journal(path).event("adapt", 2) == {"type": "adapt", "iteration": 2, "changed": False}
     assert collections.Counter(line[:9] for line in path.read_text().splitlines()) == {'{"type":"': 2}
+
+
+def test_a_resumed_search_reports_the_time_its_evaluations_really_took(reference, tmp_path):
+    """history.json's evaluate / reeval seconds of a replayed iteration are what the evaluations cost when
+    they ran (journaled per evaluation), not the near-zero cost of reading the journal back."""
+    script, _ = reference
+    run_dir, log = tmp_path / "timed", tmp_path / "timed.log"
+
+    def timings() -> list[dict]:
+        return [it["timings"] for it in read_json(run_dir / "search" / "history.json")["iterations"]]
+
+    for _ in range(2):  # the first run evaluates (20 ms per subnet); the second replays the finished journal
+        proc = launch(script, run_dir, -1, log, delay=0.02)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "DONE" in out, err
+        if _ == 0:
+            first = timings()
+    again = timings()
+    assert len(log.read_text().splitlines()) == len(journal_evals(run_dir))  # the second run evaluated nothing
+    for was, now in zip(first, again):
+        for key in ("evaluate", "reeval"):
+            if key in was:
+                assert was[key] > 0.05 and now[key] >= 0.9 * was[key], (key, was, now)

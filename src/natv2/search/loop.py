@@ -150,16 +150,25 @@ class _Search:
             )
         return out
 
-    def eval(self, cfgs: Sequence[SubnetConfig], step: str) -> list[float]:
-        """Accuracies of `cfgs` for `step`: from the journal if recorded, else evaluated in journaled chunks."""
+    def eval(self, cfgs: Sequence[SubnetConfig], step: str, timings: dict[str, float], name: str = "evaluate") -> list[float]:
+        """Accuracies of `cfgs` for `step`: from the journal if recorded, else evaluated in journaled chunks.
+        Adds the seconds spent to `timings[name]`: measured now, plus what the journal says the recorded
+        evaluations took when they ran (so a resumed run reports the time its evaluations really cost)."""
+        t0 = time.perf_counter()
         pending = [c for c in cfgs if self.journal.evaluation(step, c) is None]
+        todo = set(pending)
+        replayed = sum(float(self.journal.evaluation(step, c).get("seconds", 0.0)) for c in cfgs if c not in todo)
         for start in range(0, len(pending), self.cfg.eval_chunk):
             chunk = pending[start : start + self.cfg.eval_chunk]
+            t_chunk = time.perf_counter()
             accs = self._check_accs(self.evaluate(chunk), len(chunk))
+            each = (time.perf_counter() - t_chunk) / len(chunk)
             self.journal.append(
-                {"type": "eval", "step": step, "key": config_key(c), "config": c.to_dict(), "acc": a, "costs": list(self.costs(c))}
+                {"type": "eval", "step": step, "key": config_key(c), "config": c.to_dict(), "acc": a, "costs": list(self.costs(c)),
+                 "seconds": round(each, 4)}
                 for c, a in zip(chunk, accs)
             )
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0 + replayed
         out = []
         for c in cfgs:
             rec = self.journal.evaluation(step, c)
@@ -219,17 +228,14 @@ class _Search:
         draw = self.draw_fn(c.init)
         if c.preprocess and c.preprocess_multiplier:
             pool = sample_unique(draw, c.preprocess_multiplier * c.archive_size - len(bounds), self.rng(0, "pre"), exclude=bounds)
-            with _timer(timings, "evaluate"):
-                accs = self.eval(pool, "pre")
+            accs = self.eval(pool, "pre", timings)
             entries = self.entries(pool, accs, 0)
             with _timer(timings, "survival"):
                 keep = survive(self.F(entries), n_draw, self.rng(0, "pre-survival"), c.ref_dirs_seed)
-            with _timer(timings, "evaluate"):
-                entries = [entries[i] for i in keep] + self.entries(bounds, self.eval(bounds, "init"), 0)
+            entries = [entries[i] for i in keep] + self.entries(bounds, self.eval(bounds, "init", timings), 0)
             return entries
         pool = sample_unique(draw, n_draw, self.rng(0, "init"), exclude=bounds) + bounds
-        with _timer(timings, "evaluate"):
-            return self.entries(pool, self.eval(pool, "init"), 0)
+        return self.entries(pool, self.eval(pool, "init", timings), 0)
 
     def propose(self, it: int, archive: list[ArchiveEntry]) -> tuple[list[SubnetConfig], list[float] | None, dict[str, float]]:
         """The K subnets to evaluate in iteration `it`, their predicted errors (None for random), timings."""
@@ -334,8 +340,7 @@ class _Search:
             timings["adapt"] = float(rec.get("seconds", 0.0))
         if not changed:
             return archive, False
-        with _timer(timings, "reeval"):
-            accs = self.eval([e.config for e in archive], f"it{it:03d}/reeval")
+        accs = self.eval([e.config for e in archive], f"it{it:03d}/reeval", timings, "reeval")
         return [dataclasses.replace(e, acc=a, evaluated=it) for e, a in zip(archive, accs)], True
 
     def iteration_stats(self, it: int, archive: list[ArchiveEntry], timings: dict[str, float], **extra: Any) -> dict[str, Any]:
@@ -375,8 +380,7 @@ class _Search:
         self.write_iteration(0, archive, self.stats[-1])
         for it in range(1, c.iterations + 1):
             cfgs, pred, timings = self.propose(it, archive)
-            with _timer(timings, "evaluate"):
-                accs = self.eval(cfgs, f"it{it:03d}/cand")
+            accs = self.eval(cfgs, f"it{it:03d}/cand", timings)
             new = self.entries(cfgs, accs, it)
             metrics = None
             if pred is not None:
