@@ -39,8 +39,11 @@ def read_run(run: Path) -> dict:
         data = json.loads(path.read_text())
         F.append(np.array([[e["objectives"][n] for n in names] for e in data["entries"]], dtype=float))
     history = json.loads((run / "search" / "history.json").read_text())
-    steps = [json.loads(line).get("step", "") for line in (run / "search" / "journal.jsonl").read_text().splitlines()
-             if '"type": "eval"' in line or '"type":"eval"' in line]
+    records = [json.loads(line) for line in (run / "search" / "journal.jsonl").read_text().splitlines()
+               if '"type": "eval"' in line or '"type":"eval"' in line]
+    steps = [r.get("step", "") for r in records]
+    # every NEW evaluation in the order it was made: (err, costs...) as measured then
+    evaluated = np.array([[1.0 - float(r["acc"]), *map(float, r["costs"])] for r in records if "reeval" not in r.get("step", "")])
     new = sum("reeval" not in s for s in steps)
     # cumulative NEW evaluations (initial archive, then each iteration's candidates) after each iteration
     per_iter = [sum(not s.startswith("it") for s in steps)]  # init, and NATv2's pre-processing ("pre")
@@ -49,7 +52,7 @@ def read_run(run: Path) -> dict:
     seed = int(re.sub(r"^.*-(\d+)$", r"\1", run.name)) if re.search(r"-\d+$", run.name) else 0
     return {"names": names, "bounds": cfg["hv_bounds"], "ref": float(cfg["hv_ref"]), "F": F, "seed": seed,
             "evals": f"{new}+{len(steps) - new}", "new_evals": per_iter, "history": history["iterations"],
-            "timings": recorded_timings(run, history["iterations"])}
+            "timings": recorded_timings(run, history["iterations"]), "evaluated": evaluated}
 
 
 def recorded_timings(run: Path, history: list[dict]) -> list[dict[str, float]]:
@@ -133,6 +136,24 @@ def main() -> None:
     for p, rs in runs.items():
         a = np.array([[hv_at(r["new_evals"], hv[p][full][j], n) for n in grid] for j, r in enumerate(rs)])
         print(f"| {p} | " + " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0))) + " |")
+    if all(r["evals"].endswith("+0") for rs in runs.values() for r in rs):  # no re-evaluation: one set of weights
+        print(f"\nHV of ({', '.join(full)}) of EVERY subnet evaluated within the count (what the search found, "
+              "whatever its archive kept), mean ± std over seeds\n")
+        print("| policy | " + " | ".join(f"{n} evals" for n in grid) + " |")
+        print("|---" * (1 + len(grid)) + "|")
+        found = {}
+        for p, rs in runs.items():
+            a = np.array([[hv_of(r, r["evaluated"][:n], full) for n in grid] for r in rs])
+            found[p] = a
+            print(f"| {p} | " + " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0))) + " |")
+        print("\nHV of every subnet evaluated, at the largest count: differences against the seed spread\n")
+        print("| policies | difference | sum of std | exceeds the spread? |")
+        print("|---|---|---|---|")
+        for i, a_p in enumerate(list(runs)):
+            for b_p in list(runs)[i + 1:]:
+                fa, fb = found[a_p][:, -1], found[b_p][:, -1]
+                d, spread = fa.mean() - fb.mean(), fa.std() + fb.std()
+                print(f"| {a_p} - {b_p} | {d:+.4f} | {spread:.4f} | {'yes' if abs(d) > spread else 'no'} |")
     print("\nFinal HV differences against the seed spread (a difference 'exceeds' it when |mean difference| > "
           "the sum of the two policies' standard deviations over seeds)\n")
     print("| policies | final HV difference | sum of std | exceeds the spread? |")
