@@ -6,7 +6,7 @@ Reads only the run directory's own records (events.jsonl, train/metrics.jsonl, s
 models/finetune.json); nothing is re-computed.
 
     python docs/scripts/results_summary.py runs/c10 --policies docs/results/policies-noadapt.json \
-        --out docs/results/cifar10.json
+        --policies-adapt docs/results/policies-adapt.json --out docs/results/cifar10.json
 """
 
 from __future__ import annotations
@@ -115,11 +115,21 @@ def main() -> None:
     ap.add_argument("run", type=Path, help="the run directory of `natv2 run --preset cifar10`")
     ap.add_argument("--policies", type=Path, default=None,
                     help="policy -> seed -> [{evaluations, hv}] from docs/scripts/search_hv.py --json")
+    ap.add_argument("--policies-adapt", type=Path, default=None,
+                    help="the same for the runs with supernet adaptation (key policies_with_adaptation)")
     ap.add_argument("--out", type=Path, default=None, help="write the JSON here (default: print it)")
     args = ap.parse_args()
     out = summarise(args.run)
     if args.policies is not None:
         out["policies"] = json.loads(args.policies.read_text())
+        out["policies_note"] = (
+            "HV of the archive's (err, params, macs) on the fixed bounds of each run's search/config.json, after "
+            "each iteration; evaluations = new subnets evaluated so far. policies: no supernet adaptation, "
+            "accuracies on the whole 5,000-image validation split (docs/configs/c10-policies.yaml).")
+    if args.policies_adapt is not None:
+        out["policies_with_adaptation"] = json.loads(args.policies_adapt.read_text())
+        out["policies_note"] += (" policies_with_adaptation: adaptation after every iteration, accuracies on a fixed "
+                                 "2,000-image subset of it (docs/configs/c10-policies-adapt.yaml).")
     text = json.dumps(out, indent=1) + "\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
