@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from benchlib import cifar10_eval_data, machine_line, publish
 
-ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {
     "fast": {},
     "fast - head cache": {"cache_head": False},
@@ -40,11 +38,6 @@ VARIANTS = {
     "fast - channels_last": {"channels_last": False},
     "fast, eval batch 100": {"batch_size": 100},
 }
-
-
-def data_root() -> Path:
-    env = os.environ.get("NATV2_TEST_DATA")
-    return Path(env) if env else ROOT.parent / "shared" / "data"
 
 
 def main() -> None:
@@ -61,16 +54,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from natv2.data import DataConfig, load_dataset
     from natv2.measure.accuracy import SupernetEvaluator, reference_accuracy
     from natv2.supernets import create
-    from natv2.train.data import SplitsTrainingData
 
     load = os.getloadavg()[0]
-    cfg = DataConfig(name="cifar10", root=str(data_root() / "cifar10"), val_size=5000, calib_size=960,
-                     calib_batch_size=100, eval_batch_size=500)
-    splits = load_dataset(cfg)
-    data = SplitsTrainingData(splits, cfg, seed=args.seed)
+    data = cifar10_eval_data(args.seed)
     torch.manual_seed(args.seed)
     net = create(args.supernet, data.n_classes, r=[32]).eval()
     rng = np.random.default_rng(args.seed)
@@ -137,8 +125,7 @@ def main() -> None:
            f"--supernet {args.supernet} --repeats {args.repeats}")
     text = "\n".join([
         f"\n### subnet evaluation speed, CIFAR-10 val 5,000 images at 32 px ({dt.datetime.now():%Y-%m-%dT%H:%M})\n",
-        f"Machine: {platform.machine()} ({os.cpu_count()} CPUs, load {load:.1f} at start), torch {torch.__version__}, "
-        f"python {platform.python_version()}, {args.threads} torch threads. Command: `{cmd}`",
+        machine_line(load, args.threads, cmd),
         f"Supernet {args.supernet} (random weights, 10 classes, r=32), {args.subnets} uniformly sampled subnets; per subnet "
         f"the paths run interleaved, {args.repeats} times, fastest kept (wall and process-CPU time separately); medians over "
         "subnets. BN re-calibration on 960 training images (batches of 100); data.eval_batch_size 500 for the naive path.",
@@ -151,10 +138,7 @@ def main() -> None:
         f"identical top-1 predictions for {agree}/{n_img} images; largest |accuracy difference| over all variants {worst:.1e} "
         "(random weights give near-tied logits, so float rounding can flip a few predictions).",
     ])
-    print(text)
-    if args.append:
-        with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    publish(text, args.append)
 
 
 if __name__ == "__main__":

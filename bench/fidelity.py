@@ -19,20 +19,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from benchlib import cifar10_eval_data, machine_line, publish
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def data_root() -> Path:
-    env = os.environ.get("NATV2_TEST_DATA")
-    return Path(env) if env else ROOT.parent / "shared" / "data"
 
 
 def top_overlap(full: np.ndarray, cheap: np.ndarray, frac: float = 1 / 3) -> float:
@@ -56,16 +49,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from natv2.data import DataConfig, load_dataset
     from natv2.measure.accuracy import SupernetEvaluator
     from natv2.predictors.metrics import rank_metrics
     from natv2.supernets import load_supernet
-    from natv2.train.data import SplitsTrainingData
 
     load = os.getloadavg()[0]
-    cfg = DataConfig(name="cifar10", root=str(data_root() / "cifar10"), val_size=5000, calib_size=960,
-                     calib_batch_size=100, eval_batch_size=500)
-    data = SplitsTrainingData(load_dataset(cfg), cfg, seed=args.seed)
+    data = cifar10_eval_data(args.seed)
     net = load_supernet(args.supernet).eval()
     rng = np.random.default_rng(args.seed)
     cfgs = [net.space.sample(rng) for _ in range(args.subnets)]
@@ -100,8 +89,7 @@ def main() -> None:
            f"--images {args.images} --threads {args.threads}")
     text = "\n".join([
         f"\n### ranking on fewer validation images (search_stage.val_images), CIFAR-10 ({dt.datetime.now():%Y-%m-%d})\n",
-        f"Machine: {platform.machine()} ({os.cpu_count()} CPUs, load {load:.1f} at start), torch {torch.__version__}, "
-        f"{args.threads} torch thread(s). Command: `{cmd}`",
+        machine_line(load, args.threads, cmd),
         f"{args.subnets} uniformly sampled subnets of the trained supernet (r {sorted(set(net.space.r))}); top-1 on the "
         f"whole validation split ({len(full)} subnets, {full.min() * 100:.1f}-{full.max() * 100:.1f} %) against class-"
         "stratified subsets; fidelities interleaved per subnet; medians over subnets.",
@@ -110,10 +98,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
         *rows,
     ])
-    print(text)
-    if args.append:
-        with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    publish(text, args.append)
 
 
 if __name__ == "__main__":
