@@ -60,6 +60,9 @@ def test_search_command_writes_the_run_directory(cli_run, capsys):
     assert json.loads((run / "search" / "archive.json").read_text())["entries"] == _final_archive(run)
     history = json.loads((run / "search" / "history.json").read_text())["iterations"]
     assert [h["adapted"] for h in history] == [False, True, True]
+    # the adapted supernet and the adaptation's last checkpoint hold the same weights: one file on disk
+    state = json.loads((run / "search" / "adapt" / "state.json").read_text())
+    assert (run / "search" / "adapt" / state["model_file"]).samefile(run / "search" / "supernet.safetensors")
 
     # running the same command again resumes a finished search: nothing is evaluated again
     lines = (run / "search" / "journal.jsonl").read_text().count("\n")

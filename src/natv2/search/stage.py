@@ -307,10 +307,12 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
 
         atomic_write_json(files.final_archive, entries_to_json(result.archive, list(result.objectives), **stamp({})))
         supernet.set_max_net()
-        save_supernet(supernet, lay.adapted_supernet, {
+        weights_file, _ = save_supernet(supernet, lay.adapted_supernet, {
             "source": source, "adapted": adapter is not None, "iterations": scfg.iterations, "seed": seed,
             "n_classes": data.n_classes, "dataset": config.data.name})
         supernet_path = lay.adapted_supernet
+        if adapter is not None:
+            adapter.share_weights_with(weights_file)
     dist.barrier()
     final = final_test(result, evaluator, run_path, main) if stage.final_test else None
     events("end", {"n_front": len(result.front), "n_archive": len(result.archive)})

@@ -186,6 +186,11 @@ class SupernetAdaptation:
             net = net.to(memory_format=torch.channels_last)
         return Teacher(net, cfg.teacher_bn, cfg.exit_ensemble_weights)
 
+    def share_weights_with(self, path: Path) -> bool:
+        """After the search: let the adaptation checkpoint's weights and the adapted supernet saved at
+        `path` (the same weights) be one file on disk instead of two."""
+        return self.store is not None and self.dist.is_main and self.store.share_model_file(Path(path), self.supernet)
+
     def _restore(self) -> dict[str, Any] | None:
         """Load the latest saved weights + optimiser (a resumed search continues from them)."""
         if self.store is None or not self.store.exists():

@@ -15,6 +15,7 @@ that completes a phase holds no optimiser state (the next phase starts a fresh o
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -147,6 +148,18 @@ class CheckpointStore:
             name = old.get(key)
             if name and name != state.get(key):
                 (self.root / name).unlink(missing_ok=True)
+
+    def share_model_file(self, other: Path, model: nn.Module) -> bool:
+        """Make the latest checkpoint's weights file and `other` one file on disk (a hard link) when both
+        hold exactly `model`'s weights, e.g. the search's adapted supernet written after its last
+        adaptation. Resume reads the same bytes either way. True if they now share."""
+        name = self.read_state().get("model_file") if self.exists() else None
+        if not name:
+            return False
+        mine = self.root / name
+        if mine.is_file() and other.is_file() and os.path.samefile(mine, other):
+            return True
+        return same_weights(mine, model) and same_weights(other, model) and atomic_link(other, mine)
 
     def finish(self, supernet_file: str) -> list[str]:
         """Mark the training finished (the final supernet is `supernet_file`, written before this) and
