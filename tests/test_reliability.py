@@ -446,7 +446,8 @@ def test_phase_end_checkpoints_share_the_best_weights_and_a_restarted_phase_reus
     epoch, same weights) and holds no optimiser state; the previous phase's folder is gone as soon as the
     next phase's teacher is on disk. A kill before that phase's first checkpoint resumes from the teacher
     file (the folder it came from is gone) and ends with the uninterrupted run's weights."""
-    from natv2.train.checkpoint import CheckpointStore, save_weights
+    from natv2.supernets.checkpoint import save_weights
+    from natv2.train.checkpoint import CheckpointStore
 
     phases = ("--set", "train.only_phases=[full,kernel,depth_1]")
     status, _, err = natv2(capsys, "train-supernet", *SMOKE, *phases, "--run-dir", str(tmp_path / "ref"))
@@ -477,7 +478,7 @@ def test_phase_end_checkpoints_share_the_best_weights_and_a_restarted_phase_reus
     import natv2.train.trainer as trainer
 
     written: list[str] = []
-    monkeypatch.setattr(trainer, "save_weights", lambda path, *a, **k: (written.append(Path(path).name), save_weights(path, *a, **k))[1])
+    monkeypatch.setattr(trainer, "save_weights", lambda net, path, *a, **k: (written.append(Path(path).name), save_weights(net, path, *a, **k))[1])
     status, _, err = natv2(capsys, "train-supernet", *SMOKE, *phases, "--run-dir", str(run), "--resume")
     assert status == 0, err
     assert "teacher.safetensors" not in written and "best.safetensors" in written  # the teacher file was reused

@@ -32,14 +32,31 @@ def _paths(path_stem: str | Path) -> tuple[Path, Path]:
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
 
 
-def _state_for_file(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+def state_tensors(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A module's (or a state dict's) tensors as safetensors stores them: detached, on the CPU, contiguous."""
+    sd = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
+    return {k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
 
 
-def save_weights(module: nn.Module, path: str | Path) -> Path:
-    """Write a module's state dict as safetensors, atomically."""
-    state = _state_for_file(module)
-    return atomic_write_with(path, lambda tmp: save_file(state, tmp))
+def save_weights(module_or_state: nn.Module | Mapping[str, torch.Tensor], path: str | Path,
+                 metadata: Mapping[str, str] | None = None) -> Path:
+    """Write a module's state dict (or a state dict) as safetensors, atomically."""
+    state = state_tensors(module_or_state)
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    return atomic_write_with(path, lambda tmp: save_file(state, tmp, metadata=meta))
+
+
+def same_weights(path: Path, module: nn.Module) -> bool:
+    """Whether the safetensors file `path` holds exactly `module`'s state (names, shapes, dtypes, values)."""
+    if not path.is_file():
+        return False
+    try:
+        saved = load_file(str(path))
+    except (OSError, SafetensorError):
+        return False
+    current = state_tensors(module)
+    return saved.keys() == current.keys() and all(
+        saved[k].dtype == v.dtype and saved[k].shape == v.shape and torch.equal(saved[k], v) for k, v in current.items())
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
@@ -76,6 +93,11 @@ def load_weights_checked(module: nn.Module, state: Mapping[str, torch.Tensor], s
             "load it into the model (width, classes, search space) it was saved from",
         )
     module.load_state_dict(dict(state), strict=True)
+
+
+def load_weights(path: str | Path, module: nn.Module) -> None:
+    """Load a safetensors file into `module` (any device, any memory format), every tensor checked by name."""
+    load_weights_checked(module, read_weights(path), str(path))
 
 
 # ----------------------------------------------------------------------------- subnets

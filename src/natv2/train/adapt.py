@@ -158,7 +158,7 @@ class SupernetAdaptation:
         """The fixed teacher: the maximal network of the weights the search starts from (saved once)."""
         import torch
 
-        from natv2.train.checkpoint import load_weights, save_weights
+        from natv2.supernets.checkpoint import load_weights, save_weights
         from natv2.train.teacher import Teacher, extract_max_teacher
 
         cfg = self.cfg
@@ -179,7 +179,7 @@ class SupernetAdaptation:
                 calib = [b.to(self.dist.device) for b in self.data.calibration_batches(max(self.resolutions))]
                 recalibrate_bn(net, calib, inplace=True)
             if path is not None and self.dist.is_main:
-                save_weights(path, net)
+                save_weights(net, path)
             self.dist.barrier()
         net = net.to(self.dist.device)
         if cfg.channels_last:

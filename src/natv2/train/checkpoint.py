@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -28,45 +27,7 @@ from natv2.io.artifacts import CHECKPOINT_STATE
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json, read_json
 from natv2.io.atomic import atomic_link, atomic_write_with
-
-
-def _cpu_tensors(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
-
-
-def save_weights(path: str | Path, module_or_sd: nn.Module | Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> Path:
-    sd = module_or_sd.state_dict() if isinstance(module_or_sd, nn.Module) else module_or_sd
-    tensors = _cpu_tensors(sd)
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    return atomic_write_with(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
-
-
-def same_weights(path: Path, module: nn.Module) -> bool:
-    """Whether the safetensors file `path` holds exactly `module`'s state (names, shapes, dtypes, values)."""
-    if not path.is_file():
-        return False
-    try:
-        saved = load_file(str(path))
-    except (OSError, SafetensorError):
-        return False
-    current = _cpu_tensors(module.state_dict())
-    return saved.keys() == current.keys() and all(
-        saved[k].dtype == v.dtype and saved[k].shape == v.shape and torch.equal(saved[k], v) for k, v in current.items())
-
-
-def load_weights(path: str | Path, module: nn.Module, strict: bool = True) -> None:
-    """Load a safetensors state dict into `module` (any device, any memory format)."""
-    try:
-        sd = load_file(str(path))
-    except Exception as exc:  # safetensors raises several types for bad files
-        raise CheckpointError(f"cannot read weights from {path}: {exc}", "check the path; re-run training if it is corrupt") from exc
-    try:
-        module.load_state_dict(sd, strict=strict)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"weights in {path} do not fit the model: {str(exc).splitlines()[0]}",
-            "use a checkpoint of the same supernet, width and class count",
-        ) from exc
+from natv2.supernets.checkpoint import load_weights, same_weights, save_weights, state_tensors
 
 
 def optimizer_to_files(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -80,7 +41,7 @@ def optimizer_to_files(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tens
                 tensors[f"{idx}.{key}"] = value
             else:
                 scalars.setdefault(str(idx), {})[key] = value
-    return _cpu_tensors(tensors), {"param_groups": sd["param_groups"], "scalars": scalars}
+    return state_tensors(tensors), {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
 def optimizer_from_files(opt: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
@@ -136,7 +97,7 @@ class CheckpointStore:
         old = self.read_state() if self.exists() else {}
         model_file = f"model-{tag}.safetensors"
         if not (same_as is not None and same_weights(same_as, model) and atomic_link(same_as, self.root / model_file)):
-            save_weights(self.root / model_file, model)
+            save_weights(model, self.root / model_file)
         state = dict(state, model_file=model_file, optim_file=None, optim_meta=None)
         if optimizer is not None:
             tensors, meta = optimizer_to_files(optimizer)

@@ -20,7 +20,8 @@ from torch import nn
 from natv2.io.artifacts import CHECKPOINTS_DIR, CONFIG_FILE, SUPERNET_STEM, TRAIN_METRICS, TRAIN_PLOT
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json
-from natv2.train.checkpoint import CheckpointStore, load_weights, save_weights
+from natv2.supernets.checkpoint import load_weights, save_weights
+from natv2.train.checkpoint import CheckpointStore
 from natv2.train.config import TrainConfig
 from natv2.train.data import TrainingData
 from natv2.train.dist import DistContext, all_gather_objects, broadcast_model
@@ -224,7 +225,7 @@ class SupernetTrainer:
                 if improved:
                     record_best.update(metric=mean, epoch=epoch)
                     if self.dist.is_main:
-                        save_weights(self.store.phase_dir(phase.name) / "best.safetensors", net)
+                        save_weights(net, self.store.phase_dir(phase.name) / "best.safetensors")
                         atomic_write_json(self.store.phase_dir(phase.name) / "best.json",
                                           {"phase": phase.name, "epoch": epoch, "val_mean": mean, "val": val})
                 record = {"phase": phase.name, "phase_index": phase.index, "epoch": epoch,
@@ -285,7 +286,7 @@ class SupernetTrainer:
                 out = self.recalibrate(net, calib, inplace=True)
                 net = out if out is not None else net
             if self.dist.is_main:
-                save_weights(path, net)
+                save_weights(net, path)
             self.dist.barrier()
         net = net.to(self.device)
         if self.cfg.channels_last:
