@@ -136,6 +136,22 @@ def main() -> None:
     for p, rs in runs.items():
         a = np.array([[hv_at(r["new_evals"], hv[p][full][j], n) for n in grid] for j, r in enumerate(rs)])
         print(f"| {p} | " + " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0))) + " |")
+    # the same archives at equal wall time: cumulative seconds after each iteration, from the recorded timings
+    ends = {p: [np.cumsum([sum(t.values()) for t in r["timings"][:n_it]]) for r in rs] for p, rs in runs.items()}
+    longest = max(float(e[-1]) for es in ends.values() for e in es)
+    step = 300.0 if longest > 1200 else 60.0
+    tgrid = [step * k for k in range(1, int(longest // step) + 2)]
+    print(f"\nHV of ({', '.join(full)}) at equal wall time (archive after the last iteration finished within the "
+          "time; '-' before the first), mean ± std over seeds\n")
+    print("| policy | " + " | ".join(f"{t / 60:.0f} min" for t in tgrid) + " |")
+    print("|---" * (1 + len(tgrid)) + "|")
+    for p, rs in runs.items():
+        cells = []
+        for t in tgrid:
+            v = [hv[p][full][j][np.flatnonzero(ends[p][j] <= t)[-1]] for j in range(len(rs)) if ends[p][j][0] <= t]
+            cells.append(f"{np.mean(v):.4f} ± {np.std(v):.4f}" + ("" if len(v) == len(rs) else f" ({len(v)} of {len(rs)})")
+                         if v else "-")
+        print(f"| {p} | " + " | ".join(cells) + " |")
     if all(r["evals"].endswith("+0") for rs in runs.values() for r in rs):  # no re-evaluation: one set of weights
         print(f"\nHV of ({', '.join(full)}) of EVERY subnet evaluated within the count (what the search found, "
               "whatever its archive kept), mean ± std over seeds\n")
