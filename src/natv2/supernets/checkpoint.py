@@ -38,12 +38,10 @@ def state_tensors(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> di
     return {k: v.detach().to("cpu").contiguous() for k, v in sd.items()}
 
 
-def save_weights(module_or_state: nn.Module | Mapping[str, torch.Tensor], path: str | Path,
-                 metadata: Mapping[str, str] | None = None) -> Path:
+def save_weights(module_or_state: nn.Module | Mapping[str, torch.Tensor], path: str | Path) -> Path:
     """Write a module's state dict (or a state dict) as safetensors, atomically."""
     state = state_tensors(module_or_state)
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    return atomic_write_with(path, lambda tmp: save_file(state, tmp, metadata=meta))
+    return atomic_write_with(path, lambda tmp: save_file(state, tmp))
 
 
 def same_weights(path: Path, module: nn.Module) -> bool:

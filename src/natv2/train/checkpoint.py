@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from natv2.io.artifacts import CHECKPOINT_STATE
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json, read_json
-from natv2.io.atomic import atomic_link, atomic_write_with
-from natv2.supernets.checkpoint import load_weights, same_weights, save_weights, state_tensors
+from natv2.io.atomic import atomic_link
+from natv2.supernets.checkpoint import load_weights, read_weights, same_weights, save_weights, state_tensors
 
 
 def optimizer_to_files(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -102,7 +101,7 @@ class CheckpointStore:
         if optimizer is not None:
             tensors, meta = optimizer_to_files(optimizer)
             optim_file = f"optim-{tag}.safetensors"
-            atomic_write_with(self.root / optim_file, lambda tmp: save_file(tensors, tmp))
+            save_weights(tensors, self.root / optim_file)
             state.update(optim_file=optim_file, optim_meta=meta)
         atomic_write_json(self.state_path, state)
         for key in ("model_file", "optim_file"):
@@ -145,5 +144,5 @@ class CheckpointStore:
     def load_optimizer(self, state: Mapping[str, Any], optimizer: torch.optim.Optimizer) -> None:
         if not state.get("optim_file"):
             raise CheckpointError("the checkpoint holds no optimiser state for this phase", "start the phase again")
-        tensors = load_file(str(self.root / state["optim_file"]))
+        tensors = read_weights(self.root / state["optim_file"])
         optimizer_from_files(optimizer, tensors, state["optim_meta"])
