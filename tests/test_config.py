@@ -233,13 +233,21 @@ def test_run_config_round_trips_through_a_file(tmp_path):
 
 
 # ---------------------------------------------------------------------- presets
-def test_all_presets_load_and_round_trip():
+def test_all_presets_load_and_round_trip(tmp_path):
+    from natv2.supernets import create, save_supernet
+    from natv2.train.config import TRANSFER_RECIPES
+
     names = preset_names()
-    assert {"quickstart", "cifar10", "tiny-imagenet"} <= set(names)
+    assert {"quickstart", "cifar10", "tiny-imagenet", "tiny-imagenet-cpu", "transfer", "transfer-smoke"} <= set(names)
     assert DEFAULT_PRESET in names
+    save_supernet(create("ofav2_ee_d", 5, r=[16, 32]), tmp_path / "source")  # what the transfer presets start from
     for info in list_presets():
         assert info.description, info.name
-        cfg = resolve_config(preset=info.name)
+        needs_source = load_preset(info.name).get("train", {}).get("recipe") in TRANSFER_RECIPES
+        if needs_source:
+            with pytest.raises(ConfigError, match="no source is given"):
+                resolve_config(preset=info.name)
+        cfg = resolve_config(preset=info.name, values={"train.source": str(tmp_path / "source")} if needs_source else None)
         assert load_config(RunConfig, yaml.safe_load(to_yaml(cfg))) == cfg
     assert resolve_config(preset="tiny-imagenet").data.name == "tiny-imagenet"
     assert resolve_config(preset="cifar10").data.name == "cifar10"

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from natv2.config import ConfigError
+from natv2.errors import CheckpointError
 from natv2.space import SearchSpace, nw_keys_for_branch_counts
 from natv2.train.checkpoint import CheckpointStore, optimizer_from_files, optimizer_to_files
 from natv2.train.config import PhaseOverride, TrainConfig
@@ -205,19 +206,18 @@ def test_validation_grid_is_fixed_distinct_and_covers_extremes():
     assert [e.label for e in only_max] == ["max@32"]
 
 
-def test_init_from_natv2_checkpoint_reinitialises_classifiers_for_a_new_class_count(tmp_path):
+def test_a_source_gives_new_heads_for_a_new_class_count_and_keeps_the_body(tmp_path):
     from natv2.supernets import create, save_supernet
     from natv2.train.build import build_supernet
 
     torch.manual_seed(0)
     src = create("ofav2_ee_b", 4, r=[16])
     save_supernet(src, tmp_path / "sn")
-    cfg = TrainConfig(supernet="ofav2_ee_b", space={"r": [16]}, init_from=str(tmp_path / "sn.safetensors"))
-    with pytest.warns(UserWarning, match="re-initialised"):
-        net = build_supernet(cfg, n_classes=7)
-    assert net.exits["5"].classifier.out_features == 7
+    cfg = TrainConfig(supernet="ofav2_ee_b", space={"r": [16]}, source=str(tmp_path / "sn.safetensors"))
+    net = build_supernet(cfg, n_classes=7)
+    assert net.exits["5"].classifier.out_features == 7 and net.n_classes == 7
     a, b = src.state_dict(), net.state_dict()
     same = [k for k in a if ".classifier." not in k]
     assert all(torch.equal(a[k], b[k]) for k in same)
-    with pytest.raises(ConfigError, match="OFA checkpoints initialise ofa_mbv3 only"):
-        build_supernet(TrainConfig(supernet="ofav2_ee_b", init_from=str(tmp_path / "x.pth")), n_classes=7)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        build_supernet(TrainConfig(supernet="ofav2_ee_b", source=str(tmp_path / "x.pth")), n_classes=7)

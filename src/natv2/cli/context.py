@@ -37,9 +37,15 @@ class CliContext:
         """The run config from --preset / --config / --set / --run-dir."""
         from natv2.pipeline.config import resolve_config
 
-        values = {"run.run_dir": str(self.args.run_dir)} if getattr(self.args, "run_dir", None) else None
+        values = {"run.run_dir": str(self.args.run_dir)} if getattr(self.args, "run_dir", None) else {}
+        values.update(self.source_values())
         return resolve_config(preset=self.args.preset, config_file=self.args.config,
-                              overrides=self.args.set or [], values=values)
+                              overrides=self.args.set or [], values=values or None)
+
+    def source_values(self) -> "dict[str, object]":
+        """`--source PATH` as the setting it stands for (train.source, an absolute path)."""
+        source = getattr(self.args, "source", None)
+        return {"train.source": str(Path(source).expanduser().resolve())} if source else {}
 
     def run_dir_config(self, values: "dict[str, object] | None" = None) -> "RunConfig":
         """The config of a command that works on one run directory (positional RUN_DIR or --run-dir).
@@ -59,7 +65,7 @@ class CliContext:
         if saved is not None and config_file is None and preset is None and saved.is_file():
             config_file = str(saved)
             self.saved_config = config_file
-        merged = dict(values or {})
+        merged = {**dict(values or {}), **self.source_values()}
         if args.run_dir:
             merged["run.run_dir"] = str(args.run_dir)
         return resolve_config(preset=preset, config_file=config_file, overrides=args.set or [], values=merged or None)
@@ -122,6 +128,14 @@ def run_stage(ctx: CliContext, config: "RunConfig", name: str, label: str, *, re
         stage_ctx = StageContext(config=config, run=run_dir, dist=dist, log=log, path=path, resume=resume)
         outcome = run_pipeline(stage_ctx, [STAGE_BY_NAME[name]], explicit=True)[name]
         return outcome, (run_dir.path if run_dir is not None else None)
+
+
+def add_source_option(parser: argparse.ArgumentParser) -> None:
+    """For commands that start a supernet: transfer from a source instead of training from scratch."""
+    parser.add_argument("--source", metavar="SOURCE", default=None, help=(
+        "transfer: start from a supernet trained once on another dataset (a natv2 run directory, a natv2 "
+        "supernet .safetensors, or an `ofa` package .pth checkpoint); new heads for this dataset's classes, "
+        "then the train.recipe warm-up (same as --set train.source=SOURCE)"))
 
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:

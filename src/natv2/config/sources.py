@@ -123,11 +123,27 @@ def read_yaml_file(path: str | Path) -> dict[str, Any]:
     return as_mapping(parse_yaml(text, f"config file '{p}'"), f"config file '{p}'")
 
 
+# Keys a later version renamed: (section, old) -> new. Files written before the rename (a run directory's
+# saved config.yaml above all) keep loading, with the value under its new name.
+RENAMED_KEYS: dict[tuple[str, str], str] = {("train", "init_from"): "source"}
+
+
+def _with_renamed_keys(data: dict[str, Any]) -> dict[str, Any]:
+    for (section, old), new in RENAMED_KEYS.items():
+        part = data.get(section)
+        if isinstance(part, Mapping) and old in part:
+            part = dict(part)
+            value = part.pop(old)
+            part.setdefault(new, value)
+            data[section] = part
+    return data
+
+
 def layers_from_data(data: Mapping[str, Any], origin: str, base_dir: Path | None,
                      preset_layers: Callable[[str, tuple[str, ...]], list[Layer]],
                      seen: tuple[str, ...] = ()) -> list[Layer]:
     """Layers for one file's data, its `extends:` chain first; meta keys removed."""
-    data = dict(data)
+    data = _with_renamed_keys(dict(data))
     parent = data.pop("extends", None)
     data.pop("description", None)
     layers: list[Layer] = []

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import torch
 
 SCHEMA = "natv2.model/1"
+TRANSFER_SOURCE_KEY = "transfer_source"  # a transfer run's models: the source supernet they came from
 
 
 def natv2_version() -> str:

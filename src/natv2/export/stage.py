@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from natv2.export.metadata import TRANSFER_SOURCE_KEY
+
 STAGE = "export"
 
 
@@ -88,11 +90,15 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
     threads and records the stage's start and done)."""
     from natv2.export.preprocessing import dataset_metadata
     from natv2.export.runner import export_finetuned, export_inherited
+    from natv2.supernets.source import read_source_record, source_summary
 
     ex = config.export
     splits = _splits_or_none(config, log)
     inputs_for = parity_inputs(config, max(ex.parity_batches), log, splits) if splits is not None else None
     dataset_meta = dataset_metadata(config.data, splits) if splits is not None else {}
+    record = read_source_record(run.path)
+    if record is not None:  # a transfer run: each model says which source supernet it came from
+        dataset_meta = {**dataset_meta, TRANSFER_SOURCE_KEY: source_summary(record)}
     if ex.source == "finetuned":
         summary = export_finetuned(run.models_dir, ex, {"run_dir": str(run.path), "run_id": run.path.name}, log=log,
                                    inputs_for=inputs_for, extra=dataset_meta)

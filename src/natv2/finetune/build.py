@@ -12,6 +12,7 @@ from typing import Callable, Protocol
 from torch import nn
 
 from natv2.errors import ConfigError
+from natv2.nn.dropout import set_dropout
 from natv2.nn.multi_exit import MultiExitEnsemble
 from natv2.finetune.weights import exit_weights
 from natv2.space import SubnetConfig
@@ -24,13 +25,6 @@ class ExtractingSupernet(Protocol):
     def set_active_subnet(self, cfg: SubnetConfig) -> SubnetConfig: ...
 
     def extract_subnet(self, exits: list[int] | None = None) -> nn.Module: ...
-
-
-def set_dropout(model: nn.Module, p: float) -> nn.Module:
-    for m in model.modules():
-        if isinstance(m, nn.Dropout):
-            m.p = float(p)
-    return model
 
 
 def multi_exit_ok(cfg: SubnetConfig) -> bool:

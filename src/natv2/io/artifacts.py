@@ -12,6 +12,7 @@ Layout (relative to the run directory):
     config.yaml  events.jsonl  .lock                the run itself (natv2.io.rundir)
     checkpoints/state.json ...                       supernet training checkpoints
     train/metrics.jsonl  train/supernet.{json,safetensors}   the trained supernet
+    train/source.json                                the source supernet of a transfer run
     search/config.json history.json journal.jsonl    the search's settings, progress and journal
     search/iter_NNN/{archive,front,stats}.json       one folder per search iteration
     search/{archive,non_dominated,high_tradeoff,final_test}.json   the search's results
@@ -51,6 +52,7 @@ TRAIN_DIR = "train"
 TRAIN_METRICS = "metrics.jsonl"
 TRAIN_PLOT = "val_accuracy.png"
 SUPERNET_STEM = "supernet"  # <stem>.json + <stem>.safetensors (natv2.supernets.save_supernet)
+TRANSFER_SOURCE = "source.json"  # train/source.json: the source a transfer run started from (natv2.supernets.source)
 
 SEARCH_DIR = "search"
 SEARCH_CONFIG = "config.json"
@@ -90,6 +92,7 @@ def rel(*parts: str) -> str:
 # Relative paths the report and the stage-output checks use.
 REL_TRAIN_METRICS = rel(TRAIN_DIR, TRAIN_METRICS)
 REL_TRAINED_SUPERNET = rel(TRAIN_DIR, SUPERNET_STEM)
+REL_TRANSFER_SOURCE = rel(TRAIN_DIR, TRANSFER_SOURCE)
 REL_ADAPTED_SUPERNET = rel(SEARCH_DIR, SUPERNET_STEM)
 REL_SEARCH_CONFIG = rel(SEARCH_DIR, SEARCH_CONFIG)
 REL_SEARCH_HISTORY = rel(SEARCH_DIR, SEARCH_HISTORY)
@@ -163,6 +166,10 @@ class Layout:
     @property
     def trained_supernet(self) -> Path:
         return self.train / SUPERNET_STEM
+
+    @property
+    def transfer_source(self) -> Path:
+        return self.train / TRANSFER_SOURCE
 
     # search
     @property

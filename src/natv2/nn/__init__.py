@@ -3,6 +3,7 @@
 Extracted subnets are built from these; they hold only the weights one architecture uses.
 """
 
+from natv2.nn.dropout import set_dropout
 from natv2.nn.layers import (
     PARALLEL_BRANCHES,
     BNParams,
@@ -37,5 +38,6 @@ __all__ = [
     "mid_channels",
     "register_layer",
     "run_blocks",
+    "set_dropout",
     "se_channels",
 ]

@@ -2,7 +2,8 @@
 resolved (so `natv2 config show` refuses what `natv2 run` would refuse, and before any stage starts):
 
 - `data`: sizes and ranges (a batch of 0 images would fail an hour later), a registered dataset name;
-- `train`: a registered supernet, and its space overrides fit its structure;
+- `train`: a registered supernet, and its space overrides fit its structure; a transfer source
+  (`train.source`) exists, is a supernet, and has the family, width and structure the section names;
 - `search_stage`: `space` lies within the space of the supernet the search will use (a given
   checkpoint's, a random-init supernet's, or the one `train` describes).
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from natv2.errors import ConfigError, NatError
 from natv2.io.artifacts import REL_TRAINED_SUPERNET
+from natv2.train.config import TRANSFER_RECIPES
 
 
 def _refuse(key: str, value: Any, allowed: str, example: str) -> ConfigError:
@@ -96,6 +98,21 @@ def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None
         raise CheckpointError(f"the space in {config} is malformed: {err}", fix) from None
 
 
+def _transfer_space(config: Any) -> tuple[Any, str] | None:
+    """(space, description) of the source of `train.source`, checked against the `train` section; None when
+    the run directory already holds the trained supernet (the source is not read again)."""
+    from natv2.io.artifacts import Layout
+    from natv2.space import SearchSpace
+    from natv2.train.build import resolve_checked_source
+
+    run_dir = config.run.run_dir
+    if run_dir and Layout(run_dir).trained_supernet.with_suffix(".json").is_file():
+        return None
+    source = resolve_checked_source(config.train)
+    space = {**source.space, **{k: v for k, v in dict(config.train.space).items() if v is not None and k != "r"}}
+    return SearchSpace.from_dict(space), f"the source {config.train.source}"
+
+
 def check_supernets(config: Any) -> None:
     """train.supernet and its space; search_stage.space within the supernet the search will use."""
     train, stage = config.train, config.search_stage
@@ -108,6 +125,17 @@ def check_supernets(config: Any) -> None:
     elif stage.random_init:
         space = _space_of("search_stage.random_init", stage.random_init, stage.width_mult, dict(stage.space))
         source = f"random-init {stage.random_init}"
+    elif train.source:
+        found = _transfer_space(config)
+        if found is None:
+            return
+        space, source = found
+        # the target's resolutions follow from its image size (natv2.supernets.source); the search checks r
+        narrow = {k: v for k, v in dict(stage.space).items() if k != "r"}
+        from natv2.search.stage import narrowed_space_dict
+
+        narrowed_space_dict(space, narrow, source)
+        return
     else:
         space, source = train_space, f"train.supernet {train.supernet} (with train.space)"
     from natv2.search.stage import narrowed_space_dict
@@ -115,8 +143,18 @@ def check_supernets(config: Any) -> None:
     narrowed_space_dict(space, stage.space, source)
 
 
+def check_transfer(train: Any) -> None:
+    """A transfer recipe needs a source to start from."""
+    recipe = train.resolved_recipe()
+    if recipe in TRANSFER_RECIPES and not train.source:
+        raise ConfigError(f"train.recipe '{recipe}' adapts a source supernet to this dataset, but no source is given",
+                          "pass --source SOURCE (a natv2 run directory, supernet .safetensors or `ofa` .pth), "
+                          "or train from scratch with --set train.recipe=auto")
+
+
 def validate_run_config(config: Any) -> Any:
     """Every cross-section check above; returns `config` unchanged."""
     check_data(config.data)
+    check_transfer(config.train)
     check_supernets(config)
     return config

@@ -124,21 +124,21 @@ def search_space(supernet_space: SearchSpace, narrow: Mapping[str, Any], arch: s
 
 
 # ----------------------------------------------------------------------------- supernet
-def _from_training_checkpoint(train: Any, root: Path, n_classes: int):
-    """The supernet of an unfinished train-supernet run: built from the run's `train` section, weights
-    from the latest checkpoint in <run>/checkpoints."""
+def _from_training_checkpoint(train: Any, root: Path, n_classes: int, image_size: int | None):
+    """The supernet of an unfinished train-supernet run: built from the run's `train` section (a transfer's
+    from its source, at the data's `image_size`), weights from the latest checkpoint in <run>/checkpoints."""
     from natv2.train.build import build_supernet
     from natv2.train.checkpoint import CheckpointStore
 
     store = CheckpointStore(root)
     state = store.read_state()
-    net = build_supernet(dataclasses.replace(train, init_from=None), n_classes)
+    net = build_supernet(train, n_classes, image_size=image_size)
     store.load_model(state, net)
     return net, f"{root / state['model_file']} (phase {state.get('phase')}, {state.get('epochs_done')} epochs)"
 
 
 def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None], seed: int = 0,
-                     train: Any = None):
+                     train: Any = None, image_size: int | None = None):
     """(supernet, description): the checkpoint named by `stage.supernet`, the run's trained supernet
     (train/supernet; else the latest checkpoint of an unfinished training, built from `train`), or
     (smoke tests only) a randomly initialised one. The class count must match the data's."""
@@ -163,7 +163,7 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
         if found is not None:
             net, source = found.load(), str(found.stem)
         elif train is not None and lay.checkpoint_state.is_file():
-            net, source = _from_training_checkpoint(train, lay.checkpoints, n_classes)
+            net, source = _from_training_checkpoint(train, lay.checkpoints, n_classes, image_size)
             log(f"note: train-supernet has not finished; searching the latest training checkpoint ({source})")
         else:
             raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for "
@@ -268,7 +268,7 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     files = search_files(lay.search)
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
-    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train)
+    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train, min(splits.image_size))
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
     scfg = resolve_search_config(search, seed)

@@ -199,6 +199,25 @@ class Supernet(nn.Module):
         for block in self.elastic_blocks:
             block.sort_channels(int(expand_stage))
 
+    # ----------------------------------------------------------------- transfer
+    def with_classes(self, n_classes: int) -> "Supernet":
+        """Give every exit a new classifier for `n_classes` classes (transfer to another dataset).
+
+        The body, each exit's expand and feature layers are kept; only the final linear layers are
+        replaced, freshly initialised as at construction (seed torch first for the same weights).
+        Returns self."""
+        n_classes = int(n_classes)
+        if n_classes < 1:
+            raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+        for head in self.exits.values():
+            old = head.classifier
+            fresh = nn.Linear(old.in_features, n_classes).to(device=old.weight.device, dtype=old.weight.dtype)
+            init_he_fout(fresh)
+            head.classifier = fresh
+        self.arch = replace(self.arch, n_classes=n_classes)
+        self.n_classes = n_classes
+        return self
+
     # ----------------------------------------------------------------- description
     def arch_dict(self) -> dict[str, Any]:
         """JSON-able description from which `natv2.supernets.create_from_arch` rebuilds this supernet."""

@@ -1,83 +1,39 @@
-"""Build the supernet a training run starts from: scratch, an imported OFA checkpoint, or a natv2
-supernet checkpoint; a different class count re-initialises the classifier(s), with a warning."""
+"""Build the supernet a training run starts from: a registered supernet from scratch, or the target's
+supernet of a transfer (`train.source`: the source's weights, new heads for the data's classes)."""
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-import torch
 from torch import nn
 
-from natv2.errors import CheckpointError, ConfigError
 from natv2.train.config import TrainConfig
-
-OFA_SUFFIXES = (".pth", ".tar", ".pt")
 
 
 def _space_overrides(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in dict(cfg.space).items() if v is not None}
 
 
-def build_supernet(cfg: TrainConfig, n_classes: int, dropout: float | None = None) -> nn.Module:
-    from natv2.supernets import create, from_ofa_state_dict
+def build_supernet(cfg: TrainConfig, n_classes: int, dropout: float | None = None, image_size: int | None = None,
+                   class_names: Sequence[str] | None = None) -> nn.Module:
+    """`cfg.supernet` with random weights, or with `cfg.source`: the source's supernet at the target's
+    resolutions (natv2.supernets.source's rule, from the data's `image_size`) with new heads unless the
+    target has the source's classes. Seed torch first: the random weights (all of them, or the new
+    heads) come from its generator."""
+    from natv2.supernets import create
 
     dropout = cfg.dropout if dropout is None else dropout
-    src = cfg.init_from
-    if src is None:
+    if not cfg.source:
         return create(cfg.supernet, n_classes, cfg.width_mult, dropout=dropout, **_space_overrides(cfg))
-    path = Path(src)
-    if path.suffix in OFA_SUFFIXES:
-        if cfg.supernet != "ofa_mbv3":
-            raise ConfigError(f"train.init_from is an OFA checkpoint but train.supernet is '{cfg.supernet}'",
-                              "OFA checkpoints initialise ofa_mbv3 only; set train.supernet=ofa_mbv3")
-        if not path.exists():
-            raise CheckpointError(f"OFA checkpoint {path} does not exist", "check train.init_from")
-        try:
-            sd = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several types for unsafe or damaged files
-            raise CheckpointError(f"cannot read OFA checkpoint {path} with weights_only=True: {exc}",
-                                  "pass the plain state-dict checkpoint of the `ofa` package") from exc
-        net = from_ofa_state_dict(sd, n_classes, cfg.width_mult, **_space_overrides(cfg))
-        _set_dropout_rate(net, dropout)
-        return net
-    net = create(cfg.supernet, n_classes, cfg.width_mult, dropout=dropout, **_space_overrides(cfg))
-    load_natv2_weights(net, path)
-    return net
+    source = resolve_checked_source(cfg)
+    space = source.target_space(_space_overrides(cfg), image_size or max(source.resolutions))
+    return source.build(n_classes, space, dropout=dropout, class_names=class_names)
 
 
-def _set_dropout_rate(net: nn.Module, p: float) -> None:
-    for m in net.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd):
-            m.p = p
+def resolve_checked_source(cfg: TrainConfig) -> Any:
+    """The `Source` of `train.source`, checked against the section's family, width and space."""
+    from natv2.supernets.source import resolve_source
 
-
-def load_natv2_weights(net: nn.Module, path: Path) -> None:
-    """Load a natv2 supernet checkpoint (.safetensors, or the stem of save_supernet's pair)."""
-    from safetensors.torch import load_file
-
-    weights = path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
-    if not weights.exists():
-        raise CheckpointError(f"supernet checkpoint {weights} does not exist", "check train.init_from")
-    try:
-        sd = load_file(str(weights))
-    except Exception as exc:
-        raise CheckpointError(f"cannot read {weights}: {exc}", "pass a .safetensors file written by natv2") from exc
-    own = net.state_dict()
-    reinit = [k for k in sd if k in own and ".classifier." in k and sd[k].shape != own[k].shape]
-    if reinit:
-        warnings.warn(f"{weights} has classifiers for another class count: {sorted({k.rsplit('.', 1)[0] for k in reinit})} "
-                      "are re-initialised (train them before use)", stacklevel=2)
-        for k in reinit:
-            sd[k] = own[k]
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    bad = [k for k in sd if k in own and sd[k].shape != own[k].shape]
-    if missing or unexpected or bad:
-        raise CheckpointError(
-            f"{weights} does not fit supernet '{getattr(net, 'name', '?')}': "
-            f"missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shapes {bad[:3]}",
-            "use a checkpoint of the same supernet, width multiplier and search space (largest ks/e/d)",
-        )
-    net.load_state_dict(sd)
+    source = resolve_source(str(cfg.source))
+    source.check(cfg.supernet, cfg.width_mult, _space_overrides(cfg))
+    return source

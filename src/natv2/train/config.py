@@ -14,6 +14,8 @@ from natv2.config import FieldError
 from natv2.config.fields import key_help
 
 ASCENDING_EXIT_WEIGHTS = (0.06, 0.13, 0.20, 0.27, 0.34)
+# Recipes that adapt a source supernet (train.source) instead of training one from scratch.
+TRANSFER_RECIPES = ("warmup", "none")
 
 
 
@@ -48,10 +50,13 @@ class TrainConfig:
     width_mult: float = field(default=1.0, metadata=key_help("width multiplier of the supernet"))
     space: dict[str, Any] = field(default_factory=dict, metadata=key_help(
         "search-space overrides for the supernet, e.g. {r: [24, 28, 32]}"))
-    init_from: str | None = field(default=None, metadata=key_help(
-        "null (scratch), an OFA checkpoint (.pth/.pth.tar) or a natv2 supernet .safetensors"))
-    recipe: Literal["auto", "eps", "ps"] = field(default="auto", metadata=key_help(
-        "phase table: auto = eps (OFAv2 extended progressive shrinking) for ofav2_*, ps (OFA) for ofa_*"))
+    source: str | None = field(default=None, metadata=key_help(
+        "null: train from scratch; else transfer from a source supernet (--source): a natv2 run directory, "
+        "a natv2 supernet .safetensors, or an `ofa` package checkpoint (.pth)"))
+    recipe: Literal["auto", "eps", "ps", "warmup", "none"] = field(default="auto", metadata=key_help(
+        "phase table: eps (OFAv2 extended progressive shrinking), ps (OFA), warmup (NATv2's transfer warm-up: "
+        "full network, then one distillation phase over the whole elastic space), none (NAT's: no warm-up, "
+        "the search's adaptation alone); auto = warmup with a source, else eps for ofav2_*, ps for ofa_*"))
     epochs_scale: float = field(default=1.0, metadata=key_help(
         "multiplies every phase's epochs and warm-up (paper epochs at 1.0)"))
     phase_overrides: dict[str, PhaseOverride] = field(default_factory=dict, metadata=key_help(
@@ -144,7 +149,11 @@ class TrainConfig:
         return self.supernet.startswith("ofa_")
 
     def resolved_recipe(self) -> str:
-        return self.recipe if self.recipe != "auto" else ("ps" if self.is_ofa else "eps")
+        if self.recipe != "auto":
+            return self.recipe
+        if self.source:
+            return "warmup"
+        return "ps" if self.is_ofa else "eps"
 
     def resolved_teacher(self) -> str:
         return self.teacher if self.teacher != "auto" else ("fixed" if self.is_ofa else "progressive")

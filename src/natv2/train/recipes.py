@@ -99,11 +99,29 @@ def _eps_rows(full_dropout: float | None) -> list[PhaseTemplate]:
     ]
 
 
+# A template whose `dim` is ALL_DIMS opens every elastic dimension at once.
+ALL_DIMS = "all"
+
+
+def _warmup_rows() -> list[PhaseTemplate]:
+    """The warm-up of a transferred supernet on its target (NATv2, after NAT's warm-up, spec §3.3): the full
+    network with its new heads (every exit at once), then one phase over the whole elastic space,
+    distilled from the warmed-up full network. Paper epochs; presets scale them to the target."""
+    T = PhaseTemplate
+    return [
+        T("full", None, None, 100, 7.5e-3, 5, 1),
+        T("elastic", ALL_DIMS, None, 150, 7.5e-3, 10, 4),
+    ]
+
+
 # Registry of recipes. OFA's PS (§1.5) is EPS without the level/exit rows and with OFA's dropout
-# in the full phase; per-GPU learning rates are the same numbers in both papers.
+# in the full phase; per-GPU learning rates are the same numbers in both papers. `warmup` and `none`
+# start from a transfer source (train.source): NATv2's warm-up, or NAT's (none: adaptation alone).
 RECIPES: dict[str, list[PhaseTemplate]] = {
     "eps": _eps_rows(full_dropout=0.2),
     "ps": [row for row in _eps_rows(full_dropout=None) if row.dim not in ("nw", "nd")],
+    "warmup": _warmup_rows(),
+    "none": [],
 }
 
 
@@ -173,6 +191,10 @@ def build_phases(
     for row in rows:
         if row.dim is None:
             kind, nxt = "full", current
+        elif row.dim == ALL_DIMS:
+            kind, nxt = "elastic", current.restrict(**{d: _active_values(space, d, None) for d in ELASTIC_DIMS if _has_dim(space, d)})
+            if nxt == current:
+                continue  # nothing elastic to open (a space of one subnet)
         else:
             if not _has_dim(space, row.dim):
                 continue

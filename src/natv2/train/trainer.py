@@ -20,6 +20,7 @@ from torch import nn
 from natv2.io.artifacts import CHECKPOINTS_DIR, CONFIG_FILE, SUPERNET_STEM, TRAIN_METRICS, TRAIN_PLOT
 from natv2.errors import CheckpointError
 from natv2.io import atomic_write_json
+from natv2.nn.dropout import set_dropout
 from natv2.supernets.checkpoint import load_weights, save_weights
 from natv2.train.checkpoint import CheckpointStore
 from natv2.train.config import TrainConfig
@@ -35,15 +36,6 @@ from natv2.train.validate import accuracy, calibrated_subnet, validation_grid
 
 STATE_VERSION = 1
 EventSink = Callable[[str, dict[str, Any]], None]
-
-
-def set_dropout(model: nn.Module, p: float) -> None:
-    """Set the dropout rate of every dropout module (and of supernets that keep a `dropout_rate`)."""
-    for m in model.modules():
-        if isinstance(m, nn.modules.dropout._DropoutNd):
-            m.p = p
-        if hasattr(m, "dropout_rate") and isinstance(getattr(m, "dropout_rate"), float):
-            m.dropout_rate = p
 
 
 def make_autocast(amp: str, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:

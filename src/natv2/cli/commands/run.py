@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from natv2.cli.context import CliContext, add_force_option, stage_session
+from natv2.cli.context import CliContext, add_force_option, add_source_option, stage_session
 from natv2.cli.registry import Command
 from natv2.errors import NatError
 from natv2.io.artifacts import REL_TRAINED_SUPERNET
@@ -19,6 +19,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="run directory to create or resume (same as --run-dir)")
     parser.add_argument("--supernet", metavar="PATH", default=None,
                         help="skip training: search this natv2 supernet checkpoint (stem or .safetensors)")
+    add_source_option(parser)
     add_force_option(parser)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from natv2.cli.context import CliContext, add_force_option, run_stage
+from natv2.cli.context import CliContext, add_force_option, add_source_option, run_stage
 from natv2.cli.registry import Command
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run directory's training from its last checkpoint (exactly)")
+    add_source_option(parser)
     add_force_option(parser)
 
 

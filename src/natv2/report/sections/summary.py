@@ -10,6 +10,7 @@ from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
 from natv2.report.units import duration, is_number, unit_for
+from natv2.supernets.source import describe_source, read_source_record
 
 # Stages in pipeline order, with the files that show their output when the event log does not.
 STAGES = tuple((name, title, STAGE_FILES[name]) for name, title in (
@@ -98,9 +99,11 @@ class SummarySection:
         if not name:
             return []
         bits = [f"width ×{train.get('width_mult', (meta or {}).get('width_mult'))}" if train.get("width_mult") else "",
-                f"{meta['n_classes']} classes" if meta and meta.get("n_classes") else "",
-                f"initialised from {train['init_from']}" if train.get("init_from") else ""]
+                f"{meta['n_classes']} classes" if meta and meta.get("n_classes") else ""]
         out: list[tuple[str, Any]] = [("supernet", f"{name}" + (f" ({_join_nonempty(bits)})" if _join_nonempty(bits) else ""))]
+        record = read_source_record(ctx.files.root)
+        if record is not None:
+            out.append(("transfer source", describe_source(record)))
         stage = cfg.get("search_stage") if isinstance(cfg.get("search_stage"), dict) else {}
         if training is None and stage.get("supernet"):
             # Imported, not trained here: the `train` section describes nothing that happened in this run.
