@@ -45,10 +45,12 @@ def _events(run: Path) -> list[dict]:
     return out
 
 
-def _run_and_kill(run: Path, stage: str, event: str, count: int, delay: float, timeout: float = 600) -> bool:
-    """Start the pipeline; SIGKILL it `delay` s after the `count`-th (stage, event) of this attempt. True if killed."""
+def _run_and_kill(run: Path, stage: str, event: str, count: int, delay: float, timeout: float = 600,
+                  args: tuple[str, ...] | list[str] = tuple(SMOKE)) -> bool:
+    """Start the pipeline (`args`); SIGKILL it `delay` s after the `count`-th (stage, event) of this attempt.
+    True if killed."""
     before = sum(1 for e in _events(run) if (e["stage"], e["event"]) == (stage, event))
-    proc = subprocess.Popen([*NATV2, *SMOKE, "--run-dir", str(run)], env=_env(), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*NATV2, *args, "--run-dir", str(run)], env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < timeout:

@@ -130,7 +130,7 @@ def _subnet_file(d: Path) -> Path:
 
 
 @pytest.mark.parametrize("supernet, width, space, match", [
-    ("ofa_mbv3", 1.0, {}, "is a 'ofav2_ee_d' supernet"),
+    ("ofa_mbv3", 1.0, {}, "of family 'ofav2_ee_d'"),
     ("ofav2_ee_d", 1.2, {}, "width multiplier 1.0"),
     ("ofav2_ee_d", 1.0, {"ks": [3, 5, 7, 9]}, "never trained"),
     ("ofav2_ee_d", 1.0, {"d": [2, 3]}, "drops the source's largest d"),
@@ -149,7 +149,7 @@ def test_config_resolution_refuses_bad_sources_and_a_transfer_recipe_without_one
     with pytest.raises(CheckpointError, match="does not exist"):
         resolve_config(preset="transfer-smoke", values={"train.source": str(tmp_path / "nope.safetensors")})
     src = _saved_source(tmp_path)
-    with pytest.raises(ConfigError, match="'ofav2_ee_d' supernet"):
+    with pytest.raises(ConfigError, match="family 'ofav2_ee_d'"):
         resolve_config(preset="transfer-smoke", overrides=["train.supernet=ofav2_ee_b"], values={"train.source": str(src)})
     cfg = resolve_config(preset="transfer-smoke", values={"train.source": str(src)})
     assert cfg.train.resolved_recipe() == "warmup"
@@ -203,3 +203,39 @@ def test_transfer_smoke_preset_end_to_end(tmp_path):
     assert metas and all(json.loads(m.read_text())["transfer_source"]["sha256"] == record["sha256"] for m in metas)
     html = (run / "report" / "index.html").read_text()
     assert record["sha256"][:12] in html and "synthetic" in html
+
+
+@pytest.mark.slow
+def test_a_transfer_run_killed_mid_warmup_and_mid_search_resumes_identically(tmp_path):
+    from test_fault_injection import _assert_equal, _results, _run_and_kill
+
+    src = _saved_source(tmp_path, n_classes=7, r=(16, 24))
+    args = ["run", "--preset", "transfer-smoke", "--source", str(src), "--set", "run.threads=1",
+            "--set", "run.progress=false"]
+    reference = tmp_path / "reference"
+    proc = _cli(*args, "--run-dir", str(reference), cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = tmp_path / "killed"
+    kills = [_run_and_kill(run, "train", "epoch_end", 1, 0.0, args=args),  # after the full phase, before `elastic`
+             _run_and_kill(run, "search", "iteration", 1, 0.05, args=args)]
+    assert all(kills), kills
+    proc = _cli(*args, "--run-dir", str(run), cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_equal(_results(reference), _results(run))
+    assert json.loads((run / "train" / "source.json").read_text())["sha256"] == resolve_source(src).sha256
+
+
+def test_a_resume_with_a_changed_source_file_is_refused(tmp_path):
+    from natv2.supernets.source import check_same_source, read_source_record, write_source_record
+
+    (tmp_path / "a").mkdir()
+    a = resolve_source(_saved_source(tmp_path / "a"))
+    run = tmp_path / "run"
+    write_source_record(run, a, {"n_classes": 10})
+    assert read_source_record(run)["target"] == {"n_classes": 10}
+    check_same_source(run, a)  # the same file: fine
+    torch.manual_seed(9)
+    save_supernet(create("ofav2_ee_d", 7, r=[16, 24]), a.weights.with_suffix(""), {"dataset": "synthetic"})
+    with pytest.raises(CheckpointError, match="not the one this run started from"):
+        check_same_source(run, resolve_source(a.weights))
+    assert read_source_record(tmp_path / "scratch-run") is None

@@ -75,13 +75,13 @@ class Source:
     def check(self, supernet: str, width_mult: float, space: Mapping[str, Any], key: str = "train") -> None:
         """Refuse a target config the source cannot serve (ConfigError naming the key and the fix)."""
         if supernet != self.supernet:
-            raise ConfigError(f"the source {self.named or self.weights} is a '{self.supernet}' supernet, but "
+            raise ConfigError(f"the source {self.named or self.weights} is a supernet of family '{self.supernet}', but "
                               f"{key}.supernet is '{supernet}'",
-                              f"set --set {key}.supernet={self.supernet}, or pass a source of family '{supernet}'")
+                              f"--set {key}.supernet={self.supernet}, or pass a source of family '{supernet}'")
         if float(width_mult) != float(self.width_mult):
             raise ConfigError(f"the source {self.named or self.weights} has width multiplier {self.width_mult}, but "
                               f"{key}.width_mult is {width_mult}",
-                              f"set --set {key}.width_mult={self.width_mult}, or pass a source of width {width_mult}")
+                              f"--set {key}.width_mult={self.width_mult}, or pass a source of width {width_mult}")
         for dim, values in space.items():
             if values is None or dim == "w":
                 continue
