@@ -239,3 +239,15 @@ def test_a_resume_with_a_changed_source_file_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="not the one this run started from"):
         check_same_source(run, resolve_source(a.weights))
     assert read_source_record(tmp_path / "scratch-run") is None
+
+
+def test_search_with_a_source_and_no_trained_supernet_is_nat_style_transfer(tmp_path):
+    src = _saved_source(tmp_path, n_classes=7, r=(16, 24))
+    run = tmp_path / "run"
+    proc = _cli("search", "--preset", "transfer-smoke", "--source", str(src), "--run-dir", str(run),
+                "--set", "run.progress=false", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "no warm-up" in proc.stdout
+    record = json.loads((run / "train" / "source.json").read_text())
+    assert record["target"]["recipe"] == "none" and record["target"]["new_heads"] is True
+    assert json.loads((run / "search" / "supernet.json").read_text())["arch"]["arch"]["n_classes"] == 10

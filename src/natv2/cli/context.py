@@ -85,6 +85,8 @@ class CliContext:
         if self.args.config is not None:
             sources.append(f"config file {self.args.config}")
         sources += [f"--set {s}" for s in self.args.set or []]
+        if getattr(self.args, "source", None):
+            sources.append(f"--source {self.args.source}")
         if getattr(self.args, "run_dir", None):
             sources.append(f"--run-dir {self.args.run_dir}")
         return sources
@@ -134,8 +136,9 @@ def add_source_option(parser: argparse.ArgumentParser) -> None:
     """For commands that start a supernet: transfer from a source instead of training from scratch."""
     parser.add_argument("--source", metavar="SOURCE", default=None, help=(
         "transfer: start from a supernet trained once on another dataset (a natv2 run directory, a natv2 "
-        "supernet .safetensors, or an `ofa` package .pth checkpoint); new heads for this dataset's classes, "
-        "then the train.recipe warm-up (same as --set train.source=SOURCE)"))
+        "supernet .safetensors, or an `ofa` package .pth checkpoint) with new heads for this dataset's classes; "
+        "train-supernet and run warm it up on this dataset (train.recipe), a search on a run without a trained "
+        "supernet adapts it while searching (NAT's way). Same as --set train.source=SOURCE"))
 
 
 def add_force_option(parser: argparse.ArgumentParser) -> None:

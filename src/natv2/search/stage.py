@@ -137,11 +137,30 @@ def _from_training_checkpoint(train: Any, root: Path, n_classes: int, image_size
     return net, f"{root / state['model_file']} (phase {state.get('phase')}, {state.get('epochs_done')} epochs)"
 
 
+def _transferred_without_warmup(train: Any, run_path: Path, n_classes: int, image_size: int | None,
+                                class_names: Sequence[str] | None, seed: int):
+    """`natv2 search --source` on a run without a trained supernet: the source with new heads, recorded in
+    the run directory as a transfer with no warm-up (train.recipe none)."""
+    import torch
+
+    from natv2.supernets.source import check_same_source, write_source_record
+    from natv2.train.build import build_supernet, resolve_checked_source
+
+    source = resolve_checked_source(train)
+    check_same_source(run_path, source)
+    torch.manual_seed(seed)  # the same new heads on every rank and every attempt (resume)
+    net = build_supernet(train, n_classes, image_size=image_size, class_names=class_names)
+    write_source_record(run_path, source, {"n_classes": n_classes, "image_size": image_size, "space": net.space.to_dict(),
+                                           "recipe": "none", "new_heads": not source.keeps_heads(n_classes, class_names)})
+    return net, str(source.weights)
+
+
 def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, log: Callable[[str], None], seed: int = 0,
-                     train: Any = None, image_size: int | None = None):
+                     train: Any = None, image_size: int | None = None, class_names: Sequence[str] | None = None):
     """(supernet, description): the checkpoint named by `stage.supernet`, the run's trained supernet
-    (train/supernet; else the latest checkpoint of an unfinished training, built from `train`), or
-    (smoke tests only) a randomly initialised one. The class count must match the data's."""
+    (train/supernet; else the latest checkpoint of an unfinished training, built from `train`; else, with
+    `train.source`, the source with new heads), or (smoke tests only) a randomly initialised one. The class
+    count must match the data's."""
     from natv2.supernets import create, load_supernet
 
     if stage.supernet:
@@ -165,13 +184,18 @@ def resolve_supernet(stage: SearchStageConfig, run_path: Path, n_classes: int, l
         elif train is not None and lay.checkpoint_state.is_file():
             net, source = _from_training_checkpoint(train, lay.checkpoints, n_classes, image_size)
             log(f"note: train-supernet has not finished; searching the latest training checkpoint ({source})")
+        elif train is not None and train.source:
+            net, source = _transferred_without_warmup(train, run_path, n_classes, image_size, class_names, seed)
+            log(f"note: searching the source {source} with new heads and no warm-up (NAT's transfer: the search's "
+                "adaptation alone trains it on this dataset)")
         else:
             raise RunDirError(f"run directory '{run_path}' holds no trained supernet (looked for "
                               f"{TrainedSupernet.looked_for(adapted=False)} and {REL_CHECKPOINT_STATE})",
                               "train one first (natv2 train-supernet), or pass --supernet PATH")
     if int(net.n_classes) != int(n_classes):
         raise ConfigError(f"supernet {source} has {net.n_classes} classes, the data {n_classes}",
-                          "search on a supernet trained for this dataset (or train one: natv2 train-supernet)")
+                          "transfer it to this dataset instead (natv2 search --source PATH, or natv2 run --preset "
+                          "transfer --source PATH with a warm-up), or train one here (natv2 train-supernet)")
     return net, source
 
 
@@ -268,7 +292,8 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     files = search_files(lay.search)
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
-    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train, min(splits.image_size))
+    supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train, min(splits.image_size),
+                                        splits.classes)
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
     scfg = resolve_search_config(search, seed)

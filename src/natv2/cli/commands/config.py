@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from natv2.cli.context import CliContext
+from natv2.cli.context import CliContext, add_source_option
 from natv2.cli.registry import Command
 
 
@@ -54,6 +54,7 @@ COMMANDS = [
                 "show",
                 "print the resolved config (preset + --config + --set) as YAML",
                 run=_show,
+                configure=add_source_option,
                 description=("Print the config a run would use, after the preset, the --config file and the\n"
                              "--set overrides are applied and validated. The output is a complete config file:\n"
                              "save it and pass it back with --config to reproduce the settings."),

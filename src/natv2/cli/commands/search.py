@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from natv2.cli.context import CliContext, add_force_option, run_stage
+from natv2.cli.context import CliContext, add_force_option, add_source_option, run_stage
 from natv2.cli.registry import Command
 from natv2.io.artifacts import REL_TRAINED_SUPERNET
 
@@ -16,6 +16,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="natv2 supernet checkpoint (stem or .safetensors); default: the run's trained supernet")
     parser.add_argument("--random-init", metavar="NAME", default=None,
                         help="SMOKE TESTS ONLY: search supernet NAME (e.g. ofa_mbv3) with random weights")
+    add_source_option(parser)
     add_force_option(parser)
 
 

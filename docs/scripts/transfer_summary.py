@@ -1,0 +1,113 @@
+"""Machine-readable summary of the transfer experiments (docs/results/transfer.json): the source
+supernet's one-time cost and accuracy, and per target the transfer run, the scratch run and the
+fixed-architecture run (conventional transfer learning): best post-processed test top-1, target-side
+minutes, fronts and the hypervolume of their test fronts on common bounds.
+
+Reads only the run directories' own records (events.jsonl, train/metrics.jsonl, search/final_test.json,
+models/finetune.json) through docs/scripts/results_summary.py; one target per call, merged into --out:
+
+    python docs/scripts/transfer_summary.py --source-run runs/tin-source --out docs/results/transfer.json
+    python docs/scripts/transfer_summary.py --target imagenette --transfer runs/in-transfer \
+        --scratch runs/in-scratch --fixed-arch runs/in-fixed --out docs/results/transfer.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_summary import machine, read_jsonl, stage_minutes, summarise  # noqa: E402
+
+from natv2.io import artifacts  # noqa: E402
+
+
+def phase_table(run: Path) -> list[dict[str, Any]]:
+    """Per phase: minutes of training and the end-of-phase max/min subnet test top-1."""
+    rows = []
+    for m in read_jsonl(run / artifacts.REL_TRAIN_METRICS):
+        if "phase_eval" not in m:
+            continue
+        ev = m["phase_eval"]
+        rows.append({"phase": m["phase"], "epochs": m["epoch"] + 1, "split": ev.get("split"),
+                     "max_top1": round(float(ev["max"]), 2), "min_top1": round(float(ev["min"]), 2)})
+    return rows
+
+
+def source_summary(run: Path) -> dict[str, Any]:
+    phases = phase_table(run)
+    minutes = stage_minutes(read_jsonl(run / artifacts.EVENTS_FILE))
+    supernet = json.loads((run / artifacts.REL_TRAINED_SUPERNET).with_suffix(".json").read_text())
+    return {"run": run.name, "dataset": supernet["meta"].get("dataset"), "n_classes": supernet["meta"].get("n_classes"),
+            "supernet": supernet["meta"].get("supernet"), "resolutions": supernet["arch"]["space"]["r"],
+            "minutes": minutes.get("train"), "machine": machine(),
+            "max_subnet_test_top1": phases[-1]["max_top1"] if phases else None,
+            "min_subnet_test_top1": phases[-1]["min_top1"] if phases else None,
+            "test_split": "Tiny ImageNet's labelled val split (10,000 images)", "phases": phases}
+
+
+def fixed_arch_summary(run: Path) -> dict[str, Any]:
+    """A train-supernet run of the max subnet alone (train.only_phases=[full]): its end-of-phase test top-1."""
+    phases = phase_table(run)
+    minutes = stage_minutes(read_jsonl(run / artifacts.EVENTS_FILE))
+    return {"run": run.name, "what": "the source's largest subnet with a new head, fine-tuned (no search)",
+            "best_postprocessed_test_top1": phases[-1]["max_top1"] if phases else None,
+            "target_minutes": round(sum(minutes.values()), 2), "stage_minutes": minutes}
+
+
+def pipeline_summary(run: Path) -> dict[str, Any]:
+    s = summarise(run)
+    return {"run": run.name, "best_postprocessed_test_top1": s["best_postprocessed_test_top1"],
+            "target_minutes": s["total_minutes"], "stage_minutes": s["stage_minutes"],
+            "max_subnet_test_top1": s["max_subnet_test_top1"], "min_subnet_test_top1": s["min_subnet_test_top1"],
+            "front": s["front"]}
+
+
+def front_hv(front: list[dict[str, Any]], max_params: float) -> float:
+    """Hypervolume of the (test error, params / max_params) front of test top-1 before fine-tuning, against
+    the reference point (1, 1.01): larger is better."""
+    pts = sorted({(f["params"] / max_params, 1 - f["test_top1_before"] / 100) for f in front if f["in_front"]})
+    hv, best_err = 0.0, 1.0
+    for i, (p, e) in enumerate(pts):
+        best_err = min(best_err, e)
+        nxt = pts[i + 1][0] if i + 1 < len(pts) else 1.01
+        hv += (nxt - p) * (1.0 - best_err)
+    return round(hv, 4)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source-run", type=Path, help="the run directory of the source (tiny-imagenet-cpu)")
+    ap.add_argument("--target", help="target name (a key of `targets`)")
+    ap.add_argument("--transfer", type=Path, help="the target's transfer run directory")
+    ap.add_argument("--scratch", type=Path, help="the target's scratch run directory")
+    ap.add_argument("--fixed-arch", type=Path, help="the target's fixed-architecture run directory")
+    ap.add_argument("--out", type=Path, required=True, help="JSON file to create or update")
+    args = ap.parse_args()
+    out: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.source_run:
+        out["source"] = source_summary(args.source_run)
+    if args.target:
+        target: dict[str, Any] = out.setdefault("targets", {}).setdefault(args.target, {})
+        for key, run, fn in (("transfer", args.transfer, pipeline_summary), ("scratch", args.scratch, pipeline_summary),
+                             ("fixed_arch", args.fixed_arch, fixed_arch_summary)):
+            if run is not None:
+                target[key] = fn(run)
+        fronts = [target[k]["front"] for k in ("transfer", "scratch") if k in target]
+        if fronts:
+            top = 1.01 * max(f["params"] for front in fronts for f in front)
+            for key in ("transfer", "scratch"):
+                if key in target:
+                    target[key]["test_front_hv"] = front_hv(target[key]["front"], top)
+            target["hv_note"] = ("test_front_hv: hypervolume of the search's non-dominated subnets (test top-1 with "
+                                 "inherited weights vs params / (1.01 x the largest params of both runs)), reference (1, 1.01)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in out.items() if k != "targets"}, indent=1)[:2000])
+
+
+if __name__ == "__main__":
+    main()
