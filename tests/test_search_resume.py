@@ -53,7 +53,7 @@ SCRIPT = textwrap.dedent(
 
     def evaluate(cfgs):
         with open(log, "a") as fh:
-            fh.write("".join(c.digest(40) + "\\n" for c in cfgs))
+            fh.write("".join(c.key + "\\n" for c in cfgs))
             fh.flush()
         done["n"] += len(cfgs)
         if 0 <= kill_after < done["n"]:

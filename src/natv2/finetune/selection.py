@@ -135,7 +135,7 @@ def _match(cands: Sequence[Candidate], name: str) -> Candidate:
         idx = int(name)
         hits = [c for c in cands if c.index == idx]
     else:
-        hits = [c for c in cands if c.name == name or c.config.digest(40).startswith(name) or c.name.startswith(name)]
+        hits = [c for c in cands if c.name == name or c.config.key.startswith(name) or c.name.startswith(name)]
     if len(hits) != 1:
         what = "matches no subnet" if not hits else f"matches {len(hits)} subnets"
         raise ConfigError(f"finetune name {name!r} {what} of the archive",

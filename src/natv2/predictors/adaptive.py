@@ -19,6 +19,7 @@ from natv2.errors import ConfigError
 from natv2.predictors.base import (
     InsufficientDataError,
     Surrogate,
+    SurrogateBase,
     check_x,
     check_xy,
     child_seeds,
@@ -65,7 +66,7 @@ def select_winner(cv_scores: Mapping[str, Mapping[str, Any]]) -> str:
 
 @register("adaptive")
 @dataclass(eq=False)
-class AdaptiveSwitching:
+class AdaptiveSwitching(SurrogateBase):
     """Cross-validate every pool member, keep the argmax of mean(tau) - std(tau), refit it on all data.
 
     After fit: `chosen` (label of the winner), `cv_scores` {label: {"kendall": [per fold], "mean",
@@ -73,12 +74,11 @@ class AdaptiveSwitching:
     "#index" appended when a name occurs more than once in the pool.
     """
 
-    seed: int = 0
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     pool: Sequence[PoolEntry] = ("rbf", "gp", "carts")
     folds: int = 10
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self._entries = [_parse_entry(e) for e in self.pool]
         if not self._entries:
             raise ConfigError("adaptive switching needs a non-empty pool", "list e.g. ['rbf', 'gp', 'carts']")
@@ -89,7 +89,6 @@ class AdaptiveSwitching:
         self.chosen: str | None = None
         self.cv_scores: dict[str, dict[str, Any]] = {}
         self.model_: Surrogate | None = None
-        self.n_features_: int | None = None
 
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "AdaptiveSwitching":

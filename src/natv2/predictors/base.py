@@ -105,6 +105,19 @@ def kfold_splits(
     return [(np.sort(np.concatenate(parts[:i] + parts[i + 1 :])), np.sort(part)) for i, part in enumerate(parts)]
 
 
+@dataclass(eq=False)
+class SurrogateBase:
+    """What every surrogate has: a seed (deterministic fits) and the BLAS/OpenMP threads it may use while
+    fitting and predicting (`thread_limited`; None leaves the process setting). Subclasses add their
+    hyper-parameters as further fields and call `super().__post_init__()`."""
+
+    seed: int = 0
+    threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        self.n_features_: int | None = None
+
+
 @dataclass(frozen=True)
 class TargetScaler:
     """Standardises targets (constant targets get unit scale) so hyper-parameters are scale-free."""

@@ -12,24 +12,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from natv2.predictors.base import check_x, check_xy, child_seeds, thread_limited
+from natv2.predictors.base import SurrogateBase, check_x, check_xy, child_seeds, thread_limited
 from natv2.predictors.registry import register
 
 
 @register("carts")
 @dataclass(eq=False)
-class CARTEnsemble:
+class CARTEnsemble(SurrogateBase):
     """Mean of `n_trees` decision trees, each on a random feature subset."""
 
-    seed: int = 0
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     n_trees: int = 200
     max_depth: int | None = None
     min_samples_leaf: int = 1
     bootstrap: bool = False
 
     def __post_init__(self) -> None:
-        self.n_features_: int | None = None
+        super().__post_init__()
         self._trees: list[tuple[np.ndarray, object]] = []
 
     @thread_limited

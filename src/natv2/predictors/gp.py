@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from natv2.predictors.base import RangeScaler, TargetScaler, check_x, check_xy, thread_limited
+from natv2.predictors.base import RangeScaler, SurrogateBase, TargetScaler, check_x, check_xy, thread_limited
 from natv2.predictors.registry import register
 
 
@@ -36,11 +36,9 @@ def _lbfgs(objective: Callable, theta0: np.ndarray, bounds: np.ndarray, max_iter
 
 @register("gp")
 @dataclass(eq=False)
-class GaussianProcess:
+class GaussianProcess(SurrogateBase):
     """Ridge trend + anisotropic RBF Gaussian process on the residuals."""
 
-    seed: int = 0
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     ridge_alpha: float = 1e-3
     length_scale_bounds: tuple[float, float] = (1e-2, 1e3)
     noise_level: float = 1e-2
@@ -49,7 +47,7 @@ class GaussianProcess:
     max_iter: int = 30
 
     def __post_init__(self) -> None:
-        self.n_features_: int | None = None
+        super().__post_init__()
 
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "GaussianProcess":

@@ -17,17 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from natv2.predictors.base import TargetScaler, check_x, check_xy, child_seeds, kfold_splits, thread_limited
+from natv2.predictors.base import SurrogateBase, TargetScaler, check_x, check_xy, child_seeds, kfold_splits, thread_limited
 from natv2.predictors.registry import register
 
 
 @register("lgbm")
 @dataclass(eq=False)
-class LGBMEnsemble:
+class LGBMEnsemble(SurrogateBase):
     """k-fold ensemble of `LGBMRegressor(objective='huber')`; `lgbm_params` go to each member."""
 
-    seed: int = 0
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     folds: int = 10
     objective: str = "huber"
     n_estimators: int = 100
@@ -38,8 +36,8 @@ class LGBMEnsemble:
     lgbm_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self.models_: list[Any] = []
-        self.n_features_: int | None = None
         self._scaler: TargetScaler | None = None
 
     @thread_limited

@@ -14,17 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from natv2.predictors.base import TargetScaler, check_x, check_xy, thread_limited
+from natv2.predictors.base import SurrogateBase, TargetScaler, check_x, check_xy, thread_limited
 from natv2.predictors.registry import register
 
 
 @register("mlp")
 @dataclass(eq=False)
-class MLPSurrogate:
+class MLPSurrogate(SurrogateBase):
     """Full-batch MLP regressor with best-validation checkpointing."""
 
-    seed: int = 0
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     hidden: int = 64
     layers: int = 3
     dropout: float = 0.2
@@ -34,7 +32,7 @@ class MLPSurrogate:
     val_fraction: float = 0.2
 
     def __post_init__(self) -> None:
-        self.n_features_: int | None = None
+        super().__post_init__()
 
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "MLPSurrogate":

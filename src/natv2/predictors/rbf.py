@@ -31,6 +31,7 @@ from natv2.predictors.base import (
     thread_limited,
     InsufficientDataError,
     RangeScaler,
+    SurrogateBase,
     TargetScaler,
     check_x,
     check_xy,
@@ -117,16 +118,11 @@ def _fit_member(Xs: np.ndarray, z: np.ndarray, feats: np.ndarray, smoothing: flo
 
 @register("rbf")
 @dataclass(eq=False)
-class CubicRBF:
+class CubicRBF(SurrogateBase):
     """Cubic RBF interpolant with a linear tail; `smoothing` > 0 relaxes exact interpolation slightly."""
 
-    seed: int = 0  # unused (the interpolant is deterministic); kept so every surrogate takes a seed
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     smoothing: float = 1e-8
     rank_tol: float = 1e-9
-
-    def __post_init__(self) -> None:
-        self.n_features_: int | None = None
 
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "CubicRBF":
@@ -151,22 +147,17 @@ class CubicRBF:
 
 @register("rbf_ensemble")
 @dataclass(eq=False)
-class RBFEnsemble:
+class RBFEnsemble(SurrogateBase):
     """Mean of `members` cubic RBFs, each on a random feature subset of random size 1..m.
 
     NAT used 500 members; 200 is the default here (bench/predictors.py: rank quality levels off,
     prediction cost grows linearly with members).
     """
 
-    seed: int = 0
-    threads: int | None = 1  # BLAS/OpenMP threads while fitting/predicting; None: process default
     members: int = 200
     sample_fraction: float = 1.0
     smoothing: float = 1e-8
     rank_tol: float = 1e-9
-
-    def __post_init__(self) -> None:
-        self.n_features_: int | None = None
 
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "RBFEnsemble":

@@ -300,7 +300,7 @@ def canonical_key(config: Mapping[str, Any]) -> str:
     try:
         from natv2.space import SubnetConfig
 
-        return SubnetConfig.from_dict(dict(config)).digest(40)
+        return SubnetConfig.from_dict(dict(config)).key
     except Exception:  # noqa: BLE001 - a foreign config still gets a stable key
         import json
 

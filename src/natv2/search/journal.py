@@ -17,11 +17,6 @@ from natv2.errors import RunDirError
 from natv2.space import SubnetConfig
 
 
-def config_key(cfg: SubnetConfig) -> str:
-    """Stable identity of a subnet (canonical form) for journal look-ups."""
-    return cfg.digest(40)
-
-
 class Journal:
     """In-memory index of `journal.jsonl`; `append` writes (when `writable`) and indexes records."""
 
@@ -73,7 +68,7 @@ class Journal:
 
     # ----------------------------------------------------------------- look-ups
     def evaluation(self, step: str, cfg: SubnetConfig) -> dict[str, Any] | None:
-        return self.evals.get((step, config_key(cfg)))
+        return self.evals.get((step, cfg.key))
 
     def event(self, kind: str, iteration: int) -> dict[str, Any] | None:
         return self.events.get((kind, iteration))

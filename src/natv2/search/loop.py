@@ -38,7 +38,7 @@ from natv2.search.config import SearchConfig, make_config
 from natv2.search.distributed import ShardedEvaluate, is_main_process
 from natv2.search.emo import EmoSettings, SurrogateProblem, run_emo
 from natv2.search.indicators import bounds_for, high_tradeoff, hypervolume, non_dominated, normalise
-from natv2.search.journal import Journal, config_key
+from natv2.search.journal import Journal
 from natv2.search.objectives import Objective, ObjectiveContext, ObjectiveSpec, resolve_objectives
 from natv2.search.subset import select_subset
 from natv2.search.survival import survive
@@ -164,7 +164,7 @@ class _Search:
             accs = self._check_accs(self.evaluate(chunk), len(chunk))
             each = (time.perf_counter() - t_chunk) / len(chunk)
             self.journal.append(
-                {"type": "eval", "step": step, "key": config_key(c), "config": c.to_dict(), "acc": a, "costs": list(self.costs(c)),
+                {"type": "eval", "step": step, "key": c.key, "config": c.to_dict(), "acc": a, "costs": list(self.costs(c)),
                  "seconds": round(each, 4)}
                 for c, a in zip(chunk, accs)
             )

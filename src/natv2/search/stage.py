@@ -358,7 +358,7 @@ def final_test(result: Any, evaluator: Any, run_path: Path, main: bool) -> dict[
             seen.add(e.config)
             entries.append(e)
     path = search_files(Layout(run_path).search).final_test
-    keys = [e.config.digest(40) for e in entries]
+    keys = [e.config.key for e in entries]
     if path.exists():
         old = read_json(path)
         if [x["key"] for x in old.get("entries", [])] == keys:

@@ -18,6 +18,7 @@ from natv2.errors import InvalidSubnetError
 N_STAGES = 5
 SLOTS_PER_STAGE = 4
 N_LAYERS = N_STAGES * SLOTS_PER_STAGE
+KEY_LENGTH = 40  # hex digits of SubnetConfig.key
 
 _KNOWN_KEYS = {"ks", "e", "d", "r", "w", "nd", "nw"}
 
@@ -133,6 +134,12 @@ class SubnetConfig:
         """A short stable hash of the canonical form, for file names and logs."""
         blob = json.dumps(self.to_dict(canonical=True), sort_keys=True).encode()
         return hashlib.sha1(blob).hexdigest()[:n]
+
+    @property
+    def key(self) -> str:
+        """The subnet's identity across natv2's files (journal, final test, report, fine-tuning look-ups):
+        equal for equal subnets, whatever their inactive slots hold."""
+        return self.digest(KEY_LENGTH)
 
     def file_stem(self) -> str:
         exit_part = f"-x{self.nd}" if self.nd is not None else ""
