@@ -46,9 +46,6 @@ class GaussianProcess(SurrogateBase):
     n_restarts: int = 0
     max_iter: int = 30
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "GaussianProcess":
         from sklearn.exceptions import ConvergenceWarning

@@ -31,9 +31,6 @@ class MLPSurrogate(SurrogateBase):
     epochs: int = 400
     val_fraction: float = 0.2
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-
     @thread_limited
     def fit(self, X: np.ndarray, y: np.ndarray) -> "MLPSurrogate":
         import torch
