@@ -123,7 +123,8 @@ def stage_session(ctx: CliContext, config: "RunConfig", label: str) -> Iterator[
 def run_stage(ctx: CliContext, config: "RunConfig", name: str, label: str, *, resume: bool = True) -> tuple[Any, Path | None]:
     """A stage command: the pipeline (natv2.pipeline.run) restricted to stage `name`, so that it leaves
     the same files and events as `natv2 run`. Returns (outcome, run directory path on rank 0, else None)."""
-    from natv2.pipeline.run import STAGE_BY_NAME, StageContext, run_pipeline
+    from natv2.pipeline.run import STAGE_BY_NAME, run_pipeline
+    from natv2.stage import StageContext
 
     with stage_session(ctx, config, label=label) as (dist, run_dir, path):
         log = ctx.echo if ctx.verbosity >= 0 and run_dir is not None else (lambda msg: None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from natv2.export.metadata import TRANSFER_SOURCE_KEY
+from natv2.stage import Outcome, StageContext
 
 STAGE = "export"
 
@@ -117,3 +118,10 @@ def format_table(summary: dict[str, Any], models_dir: Any) -> list[str]:
         diff = "n/a" if m["max_abs_diff"] is None else f"{m['max_abs_diff']:.1e}"
         rows.append(f"  {m['name']:<34} {lat:>9} {diff:>10}  {models_dir}/{m['folder']}/ ({', '.join(sorted(m['files']))})")
     return rows
+
+
+def run(ctx: StageContext) -> Outcome[dict[str, Any]]:
+    """The `export` stage (natv2.stage's contract): the chosen models in every format, with parity checks."""
+    summary = run_export_stage(ctx.run, ctx.config, log=ctx.log)
+    return Outcome(f"exported {len(summary['models'])} model(s) -> {ctx.run.models_dir}",
+                   {"n_models": len(summary["models"])}, summary)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from natv2.errors import ConfigError
+from natv2.stage import Outcome, StageContext
 
 STAGE = "finetune"
 
@@ -60,3 +61,10 @@ def format_table(summary: dict[str, Any]) -> list[str]:
         rows.append(f"  {s['name']:<34} {s['variant']:<10} {s['params']:>9,d} {s['macs'] / 1e6:>8.2f} {s['e_star']:>4d} "
                     f"{_pct(s['before'].get('test')):>8} {_pct(s['after'].get('test')):>8}")
     return rows
+
+
+def run(ctx: StageContext) -> Outcome[dict[str, Any]]:
+    """The `finetune` stage (natv2.stage's contract): post-process the search's chosen subnets."""
+    summary = run_finetune_stage(ctx.run, ctx.config, log=ctx.log)
+    return Outcome(f"fine-tuned {len(summary['subnets'])} subnet(s) -> {ctx.run.models_dir}",
+                   {"n_models": len(summary["subnets"])}, summary)

@@ -16,40 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from natv2.io.artifacts import CONFIG_FILE
-
-Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class StageContext:
-    """What a stage runner gets: the resolved config, the open (locked) run directory (None on the
-    ranks other than 0 under torchrun), the run's path on every rank, the distributed context, a logger."""
-
-    config: Any  # natv2.pipeline.config.RunConfig
-    run: Any  # natv2.io.rundir.RunDir | None
-    dist: Any  # natv2.train.dist.DistContext
-    log: Log
-    path: Path | None = None  # default: run.path
-    resume: bool = True  # train: continue from the last checkpoint (natv2 train-supernet without --resume: False)
-
-    @property
-    def run_path(self) -> Path:
-        return Path(self.path if self.path is not None else self.run.path)
-
-    def events(self, stage: str) -> Callable[[str, dict[str, Any]], None]:
-        if self.run is None:
-            return lambda kind, data: None
-        return lambda kind, data: self.run.log_event(stage, kind, **data)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a stage returns: a one-line summary, the payload of its `done` event, and its own result
-    (the artifact or summary the per-stage command prints from)."""
-
-    summary: str
-    done: dict[str, Any] = field(default_factory=dict)
-    result: Any = None
+from natv2.stage import Log, Outcome, StageContext, StageRun  # noqa: F401 - Log, Outcome: re-exported
 
 
 def _never(ctx: StageContext) -> str | None:
@@ -63,7 +30,7 @@ class Stage:
 
     name: str
     title: str
-    runner: Callable[[StageContext], Outcome]
+    runner: StageRun
     # Stages whose output this one reads (documentation and ordering checks; the driver runs in order).
     needs: tuple[str, ...] = ()
     # Derived from the other stages' files and cheap (the report): rebuilt on every run, and kept out
@@ -86,47 +53,15 @@ def _given_supernet(ctx: StageContext) -> str | None:
     return f"using the given supernet {given}" if given else None
 
 
-def _train(ctx: StageContext) -> Outcome:
-    from natv2.train.run import train_supernet
+def _stage_run(package: str) -> StageRun:
+    """`natv2.<package>.stage.run`, imported when the stage runs (so `natv2 config` stays light)."""
+    def run(ctx: StageContext) -> Outcome[Any]:
+        import importlib
 
-    result = train_supernet(ctx.config, ctx.run_path, dist=ctx.dist, resume=ctx.resume, events=ctx.events("train"))
-    return Outcome(f"trained supernet: {result.weights_path}", {"weights": str(result.weights_path)}, result)
+        return importlib.import_module(f"natv2.{package}.stage").run(ctx)
 
-
-def _search(ctx: StageContext) -> Outcome:
-    from natv2.search.stage import format_final, run_search_stage
-
-    out = run_search_stage(ctx.config, ctx.run_path, dist=ctx.dist, log=ctx.log, events=ctx.events("search"))
-    res = out.result
-    table = format_final(out.final_test)
-    if table:
-        ctx.log("final subnets (* = high-trade-off pick):\n" + "\n".join(table))
-    line = (f"archive {len(res.archive)}, non-dominated {len(res.front)}, picks {len(res.high_tradeoff)}, "
-            f"final HV {res.stats[-1]['hv']:.4f}" if res.stats else f"archive {len(res.archive)}")
-    return Outcome(line, {"n_archive": len(res.archive), "n_front": len(res.front)}, out)
-
-
-def _finetune(ctx: StageContext) -> Outcome:
-    from natv2.finetune.stage import run_finetune_stage
-
-    summary = run_finetune_stage(ctx.run, ctx.config, log=ctx.log)
-    return Outcome(f"fine-tuned {len(summary['subnets'])} subnet(s) -> {ctx.run.models_dir}",
-                   {"n_models": len(summary["subnets"])}, summary)
-
-
-def _export(ctx: StageContext) -> Outcome:
-    from natv2.export.stage import run_export_stage
-
-    summary = run_export_stage(ctx.run, ctx.config, log=ctx.log)
-    return Outcome(f"exported {len(summary['models'])} model(s) -> {ctx.run.models_dir}",
-                   {"n_models": len(summary["models"])}, summary)
-
-
-def _report(ctx: StageContext) -> Outcome:
-    from natv2.report import build_report
-
-    index = build_report(ctx.run_path)
-    return Outcome(f"report: {index}", {}, index)
+    run.__qualname__ = f"natv2.{package}.stage.run"
+    return run
 
 
 def _outputs(stage: str) -> Callable[[], tuple[str, ...]]:
@@ -139,15 +74,15 @@ def _outputs(stage: str) -> Callable[[], tuple[str, ...]]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("train", "train the supernet (full net, then progressive shrinking)", _train,
+    Stage("train", "train the supernet (full net, then progressive shrinking)", _stage_run("train"),
           reads=("run", "data", "train"), outputs=_outputs("train"), skip=_given_supernet),
-    Stage("search", "search (archive, surrogate, NSGA, adaptation)", _search, needs=("train",),
+    Stage("search", "search (archive, surrogate, NSGA, adaptation)", _stage_run("search"), needs=("train",),
           reads=("search", "search_stage"), outputs=_outputs("search")),
-    Stage("finetune", "two-step fine-tuning of the chosen subnets", _finetune, needs=("search",),
+    Stage("finetune", "two-step fine-tuning of the chosen subnets", _stage_run("finetune"), needs=("search",),
           reads=("finetune",), outputs=_outputs("finetune")),
-    Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _export, needs=("search", "finetune"),
+    Stage("export", "export (safetensors + JSON, TorchScript, ONNX)", _stage_run("export"), needs=("search", "finetune"),
           reads=("export",), outputs=_outputs("export"), self_describing=True),
-    Stage("report", "HTML report", _report, needs=("train", "search", "finetune", "export"), derived=True),
+    Stage("report", "HTML report", _stage_run("report"), needs=("train", "search", "finetune", "export"), derived=True),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}
 

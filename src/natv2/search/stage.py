@@ -26,6 +26,7 @@ from natv2.errors import ConfigError, RunDirError
 from natv2.io.artifacts import REL_CHECKPOINT_STATE, REL_FINAL_TEST, REL_TRAINED_SUPERNET, Layout, search_files, stamp
 from natv2.supernets.checkpoint import TrainedSupernet
 from natv2.search.config import SearchConfig
+from natv2.stage import Outcome, StageContext
 from natv2.space import SearchSpace, SubnetConfig
 from natv2.train.adapt import AdaptConfig
 
@@ -386,3 +387,15 @@ def format_final(doc: dict[str, Any] | None) -> list[str]:
         lines.append(f"{e['name'][:28]:<28} {100 * e['val_acc']:7.2f} {100 * e['test_acc']:7.2f} "
                      + " ".join(f"{e['objectives'][n]:12.4g}" for n in names) + ("  *" if e["high_tradeoff"] else ""))
     return lines
+
+
+def run(ctx: StageContext) -> Outcome[SearchStageResult]:
+    """The `search` stage (natv2.stage's contract): run or resume the search, print the final subnets."""
+    out = run_search_stage(ctx.config, ctx.run_path, dist=ctx.dist, log=ctx.log, events=ctx.events(STAGE))
+    res = out.result
+    table = format_final(out.final_test)
+    if table:
+        ctx.log("final subnets (* = high-trade-off pick):\n" + "\n".join(table))
+    line = (f"archive {len(res.archive)}, non-dominated {len(res.front)}, picks {len(res.high_tradeoff)}, "
+            f"final HV {res.stats[-1]['hv']:.4f}" if res.stats else f"archive {len(res.archive)}")
+    return Outcome(line, {"n_archive": len(res.archive), "n_front": len(res.front)}, out)

@@ -29,7 +29,8 @@ def _config(ctx: CliContext):
 
 
 def _run(ctx: CliContext) -> int:
-    from natv2.pipeline.run import StageContext, run_pipeline, where_things_are
+    from natv2.pipeline.run import run_pipeline, where_things_are
+    from natv2.stage import StageContext
 
     config = _config(ctx)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
