@@ -157,6 +157,65 @@ def _scaled(epochs: int, scale: float, minimum: int) -> int:
     return max(minimum, int(round(epochs * scale)))
 
 
+def _recipe_rows(recipe: str | Sequence[PhaseTemplate]) -> list[PhaseTemplate]:
+    rows = RECIPES.get(recipe) if isinstance(recipe, str) else list(recipe)
+    if rows is None:
+        raise ConfigError(f"unknown training recipe '{recipe}'", f"choose one of {sorted(RECIPES)}")
+    return rows
+
+
+def _applicable_overrides(rows: Sequence[PhaseTemplate], recipe: Any, overrides: Mapping[str, Any] | None,
+                          only: Sequence[str] | None) -> dict[str, PhaseOverride]:
+    """The overrides for this recipe's phases. One for a phase another recipe has (exit_* when a preset's
+    supernet is swapped for ofa_mbv3) does not apply here; a name no recipe has is a typo and refused."""
+    names = [r.name for r in rows]
+    known = {r.name for table in RECIPES.values() for r in table} | set(names)
+    kept = {k: v for k, v in dict(overrides or {}).items() if k in names or k not in known}
+    unknown = [n for n in list(kept) + list(only or []) if n not in names]
+    if unknown:
+        raise ConfigError(f"phase name(s) {unknown} are not in recipe '{recipe}'", f"use names from {names}")
+    return {k: PhaseOverride(**v) if isinstance(v, Mapping) else v for k, v in kept.items()}
+
+
+def _opened(row: PhaseTemplate, space: SearchSpace, current: SearchSpace) -> tuple[str, SearchSpace] | None:
+    """(kind, space) of the phase `row` after `current`, or None when it opens nothing in this supernet."""
+    if row.dim is None:
+        return "full", current
+    if row.dim == ALL_DIMS:
+        nxt = current.restrict(**{d: _active_values(space, d, None) for d in ELASTIC_DIMS if _has_dim(space, d)})
+        return None if nxt == current else ("elastic", nxt)  # a space of one subnet opens nothing
+    if not _has_dim(space, row.dim):
+        return None
+    values = _active_values(space, row.dim, row.keep)
+    if values == getattr(current, row.dim):
+        return None  # the dimension has a single value in this supernet
+    if row.keep is not None and values == _active_values(space, row.dim, None):
+        return None  # a sub-phase that already opens everything: the final row of this dimension does it
+    return "elastic", current.restrict(**{row.dim: values})
+
+
+def _phase(row: PhaseTemplate, index: int, kind: str, space: SearchSpace, epochs_scale: float,
+           ov: PhaseOverride | None, default_dropout: float) -> Phase:
+    """The row's schedule scaled by `epochs_scale`, then the override's exact values."""
+    ov = ov or PhaseOverride()
+    epochs = _scaled(row.epochs, epochs_scale, 1)
+    warmup = _scaled(row.warmup_epochs, epochs_scale, 0) if row.warmup_epochs else 0
+    phase = Phase(
+        name=row.name, index=index, kind=kind, space=space,
+        epochs=epochs if ov.epochs is None else int(ov.epochs),
+        base_lr=row.base_lr if ov.base_lr is None else float(ov.base_lr),
+        warmup_epochs=warmup if ov.warmup_epochs is None else int(ov.warmup_epochs),
+        subnets_per_step=row.subnets_per_step if ov.subnets_per_step is None else int(ov.subnets_per_step),
+        sort_channels=row.sort_channels,
+        dropout=default_dropout if row.dropout is None else row.dropout,
+        dim=row.dim,
+        steps_per_epoch=ov.steps_per_epoch,
+    )
+    if phase.epochs < 0 or phase.warmup_epochs < 0 or phase.subnets_per_step < 1:
+        raise ConfigError(f"phase '{row.name}' has a negative epoch count or < 1 subnet per step", "fix the override")
+    return phase
+
+
 def build_phases(
     space: SearchSpace,
     recipe: str | Sequence[PhaseTemplate],
@@ -172,62 +231,18 @@ def build_phases(
     warm-up may become 0); `overrides` then set exact values per phase name. `only` keeps just the
     named phases (their spaces still include everything the skipped earlier phases opened).
     """
-    rows = RECIPES.get(recipe) if isinstance(recipe, str) else list(recipe)
-    if rows is None:
-        raise ConfigError(f"unknown training recipe '{recipe}'", f"choose one of {sorted(RECIPES)}")
+    rows = _recipe_rows(recipe)
     if epochs_scale <= 0:
         raise ConfigError(f"train.epochs_scale is {epochs_scale}; it must be > 0", "use e.g. 0.05 for a short run")
-    names = [r.name for r in rows]
-    # An override for a phase another recipe has (exit_* when a preset's supernet is swapped for ofa_mbv3)
-    # does not apply to this one; a name no recipe has is a typo and refused.
-    known = {r.name for table in RECIPES.values() for r in table} | set(names)
-    overrides = {k: v for k, v in dict(overrides or {}).items() if k in names or k not in known}
-    unknown = [n for n in list(overrides) + list(only or []) if n not in names]
-    if unknown:
-        raise ConfigError(f"phase name(s) {unknown} are not in recipe '{recipe}'", f"use names from {names}")
-
+    overrides = _applicable_overrides(rows, recipe, overrides, only)
     current = initial_space(space)
     phases: list[Phase] = []
     for row in rows:
-        if row.dim is None:
-            kind, nxt = "full", current
-        elif row.dim == ALL_DIMS:
-            kind, nxt = "elastic", current.restrict(**{d: _active_values(space, d, None) for d in ELASTIC_DIMS if _has_dim(space, d)})
-            if nxt == current:
-                continue  # nothing elastic to open (a space of one subnet)
-        else:
-            if not _has_dim(space, row.dim):
-                continue
-            values = _active_values(space, row.dim, row.keep)
-            if values == getattr(current, row.dim):
-                continue  # opens nothing (e.g. the dimension has a single value in this supernet)
-            if row.keep is not None and values == _active_values(space, row.dim, None):
-                continue  # a sub-phase that already opens everything: the final row of this dimension does it
-            nxt = current.restrict(**{row.dim: values})
-            kind = "elastic"
-        current = nxt
-        ov = overrides.get(row.name)
-        if isinstance(ov, Mapping):
-            ov = PhaseOverride(**ov)
-        epochs = _scaled(row.epochs, epochs_scale, 1)
-        warmup = _scaled(row.warmup_epochs, epochs_scale, 0) if row.warmup_epochs else 0
-        phase = Phase(
-            name=row.name,
-            index=len(phases),
-            kind=kind,
-            space=current,
-            epochs=epochs if ov is None or ov.epochs is None else int(ov.epochs),
-            base_lr=row.base_lr if ov is None or ov.base_lr is None else float(ov.base_lr),
-            warmup_epochs=warmup if ov is None or ov.warmup_epochs is None else int(ov.warmup_epochs),
-            subnets_per_step=row.subnets_per_step if ov is None or ov.subnets_per_step is None else int(ov.subnets_per_step),
-            sort_channels=row.sort_channels,
-            dropout=default_dropout if row.dropout is None else row.dropout,
-            dim=row.dim,
-            steps_per_epoch=None if ov is None else ov.steps_per_epoch,
-        )
-        if phase.epochs < 0 or phase.warmup_epochs < 0 or phase.subnets_per_step < 1:
-            raise ConfigError(f"phase '{row.name}' has a negative epoch count or < 1 subnet per step", "fix the override")
-        phases.append(phase)
+        opened = _opened(row, space, current)
+        if opened is None:
+            continue
+        kind, current = opened
+        phases.append(_phase(row, len(phases), kind, current, epochs_scale, overrides.get(row.name), default_dropout))
     if only:
         phases = [p for p in phases if p.name in set(only)]
     phases = [p for p in phases if p.total_epochs > 0]  # an override of 0 epochs drops the phase
