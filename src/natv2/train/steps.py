@@ -137,6 +137,98 @@ def _now(sync: bool, device: torch.device) -> float:
     return time.perf_counter()
 
 
+class _LossReader:
+    """The steps' losses, kept on the device and read on the host in bursts; the first non-finite one
+    stops the phase (TrainingDivergedError) before the next read."""
+
+    def __init__(self, ec: EpochContext, first_step: int, on_step: Callable[[int, float, int], None] | None) -> None:
+        self.ec, self.first_step, self.on_step = ec, first_step, on_step
+        self.pending: list[tuple[int, Tensor, int]] = []  # (step in epoch, [mean loss, non-finite flag], images)
+
+    def add(self, i: int, stats: Tensor, images: int) -> None:
+        self.pending.append((i, stats, images))
+
+    def settle(self) -> float:
+        """Read the pending steps' losses on the host (their sum)."""
+        if not self.pending:
+            return 0.0
+        total = 0.0
+        values = torch.stack([st for _, st, _ in self.pending]).cpu().tolist()
+        for (i, _, images), (mean_loss, nonfinite) in zip(self.pending, values):
+            if nonfinite > 0 or not math.isfinite(mean_loss):
+                raise self._diverged(i, mean_loss)
+            total += mean_loss
+            if self.on_step is not None:
+                self.on_step(i, mean_loss, images)
+        self.pending.clear()
+        return total
+
+    def _diverged(self, i: int, mean_loss: float) -> TrainingDivergedError:
+        ec, step = self.ec, self.first_step + i
+        return TrainingDivergedError(
+            f"the training loss became {mean_loss} in phase '{ec.phase_name}', epoch {ec.epoch + 1}, "
+            f"step {i + 1} (lr {ec.schedule(step):.3g}); the phase stopped and the last good checkpoint is kept",
+            "lower the learning rate and clip the gradients",
+            phase=ec.phase_name,
+        )
+
+
+def _next_batch(ec: EpochContext, it: Iterator[tuple[Tensor, Tensor]], i: int, n_steps: int) -> tuple[Tensor, Tensor]:
+    """The next batch on the device, in the activation layout the step runs in."""
+    device = ec.dist.device
+    try:
+        x, y = next(it)
+    except StopIteration:
+        raise RuntimeError(f"the data loader gave {i} batches; the epoch needs {n_steps}") from None
+    x = x.to(device, non_blocking=True)
+    y = y.to(device, non_blocking=True)
+    # The loaders hand out channels_last batches: on the CPU the fastest activation layout whatever
+    # the weights' (pointwise convolutions run as GEMMs over it). On a GPU, elastic (sliced) weights
+    # make channels_last activations many times slower than NCHW, so there the config decides.
+    if ec.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif device.type != "cpu":
+        x = x.contiguous()
+    return x, y
+
+
+def _soft_labels(ec: EpochContext, x: Tensor) -> Tensor | None:
+    """The teacher's soft labels, once per batch (none for the all-exit loss or without distillation)."""
+    if ec.teacher is None or ec.loss.all_exits is not None or ec.loss.kd_ratio <= 0:
+        return None
+    with ec.autocast():
+        return ec.teacher.soft_labels(x)
+
+
+def _backward_subnets(ec: EpochContext, x: Tensor, y: Tensor, soft: Tensor | None, step: int, times: StepTimes) -> Tensor:
+    """Forward and backward `subnets_per_step` sampled subnets (gradients accumulate); the summed loss."""
+    net = ec.supernet
+    step_loss = torch.zeros((), device=ec.dist.device)
+    for j in range(ec.subnets_per_step):
+        ts = time.perf_counter()
+        cfg = ec.sampler.sample(np.random.default_rng([*ec.seed_parts, step, j]))
+        net.set_active_subnet(cfg)
+        times.sampling += time.perf_counter() - ts
+        with ec.autocast():
+            out = net(x, exits=list(ec.loss.all_exits)) if ec.loss.all_exits is not None else net(x)
+        loss = ec.loss(out, y, soft)
+        loss.backward()
+        step_loss += loss.detach().float()
+    return step_loss
+
+
+def _step_optimizer(ec: EpochContext, params: list[nn.Parameter], reader: _LossReader, every: int) -> float:
+    """Clip and step; the losses read meanwhile (every step on the CPU: before stepping, so a non-finite
+    loss never reaches the weights; every `every` steps elsewhere)."""
+    total = reader.settle() if every == 1 else 0.0
+    if ec.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(params, ec.grad_clip)
+    ec.optimizer.step()
+    if len(reader.pending) >= every:
+        total += reader.settle()
+    return total
+
+
 def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_steps: int, first_step: int,
               on_step: Callable[[int, float, int], None] | None = None, times: StepTimes | None = None) -> float:
     """Train one epoch of `n_steps` optimiser steps; returns the mean (rank-averaged) loss.
@@ -145,94 +237,32 @@ def run_epoch(ec: EpochContext, batches: Iterator[tuple[Tensor, Tensor]], n_step
     `on_step(step_in_epoch, loss, images)` is called after each step (progress bars), in bursts of
     `ec.sync_every` steps on an accelerator: the losses stay on the device until then.
     """
-    net, device = ec.supernet, ec.dist.device
-    params = ec.params or [p for p in net.parameters() if p.requires_grad]
+    device, sync = ec.dist.device, ec.sync_timing
+    params = ec.params or [p for p in ec.supernet.parameters() if p.requires_grad]
     times = times if times is not None else StepTimes()
-    sync = ec.sync_timing
     every = ec.resolved_sync_every()
-    net.train()
-    pending: list[tuple[int, Tensor, int]] = []  # (step in epoch, [mean loss, non-finite flag], images)
+    reader = _LossReader(ec, first_step, on_step)
+    ec.supernet.train()
     loss_total = 0.0
-
-    def settle() -> float:
-        """Read the pending steps' losses on the host (their sum); stop at the first non-finite one."""
-        if not pending:
-            return 0.0
-        total = 0.0
-        values = torch.stack([st for _, st, _ in pending]).cpu().tolist()
-        for (i, _, images), (mean_loss, nonfinite) in zip(pending, values):
-            if nonfinite > 0 or not math.isfinite(mean_loss):
-                step = first_step + i
-                raise TrainingDivergedError(
-                    f"the training loss became {mean_loss} in phase '{ec.phase_name}', epoch {ec.epoch + 1}, "
-                    f"step {i + 1} (lr {ec.schedule(step):.3g}); the phase stopped and the last good checkpoint is kept",
-                    "lower the learning rate and clip the gradients",
-                    phase=ec.phase_name,
-                )
-            total += mean_loss
-            if on_step is not None:
-                on_step(i, mean_loss, images)
-        pending.clear()
-        return total
-
     it = iter(batches)
     for i in range(n_steps):
         step = first_step + i
         t0 = _now(sync, device)
-        try:
-            x, y = next(it)
-        except StopIteration:
-            raise RuntimeError(f"the data loader gave {i} batches; the epoch needs {n_steps}") from None
-        x = x.to(device, non_blocking=True)
-        y = y.to(device, non_blocking=True)
-        # The loaders hand out channels_last batches: on the CPU the fastest activation layout whatever
-        # the weights' (pointwise convolutions run as GEMMs over it). On a GPU, elastic (sliced) weights
-        # make channels_last activations many times slower than NCHW, so there the config decides.
-        if ec.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        elif device.type != "cpu":
-            x = x.contiguous()
+        x, y = _next_batch(ec, it, i, n_steps)
         t1 = _now(sync, device)
-        times.data += t1 - t0
-
         set_lr(ec.optimizer, ec.schedule(step))
-        soft = None
-        if ec.teacher is not None and ec.loss.all_exits is None and ec.loss.kd_ratio > 0:
-            with ec.autocast():
-                soft = ec.teacher.soft_labels(x)
+        soft = _soft_labels(ec, x)
         t2 = _now(sync, device)
-        times.teacher += t2 - t1
-
         ec.optimizer.zero_grad(set_to_none=True)
-        step_loss = torch.zeros((), device=device)
-        for j in range(ec.subnets_per_step):
-            ts = time.perf_counter()
-            cfg = ec.sampler.sample(np.random.default_rng([*ec.seed_parts, step, j]))
-            net.set_active_subnet(cfg)
-            times.sampling += time.perf_counter() - ts
-            with ec.autocast():
-                out = net(x, exits=list(ec.loss.all_exits)) if ec.loss.all_exits is not None else net(x)
-            loss = ec.loss(out, y, soft)
-            loss.backward()
-            step_loss += loss.detach().float()
+        step_loss = _backward_subnets(ec, x, y, soft, step, times)
         t3 = _now(sync, device)
-        times.forward_backward += t3 - t2
-
-        stats = torch.stack([step_loss / ec.subnets_per_step,
-                             (~torch.isfinite(step_loss)).float()])
-        stats = average_gradients(params, ec.dist, stats)
+        stats = torch.stack([step_loss / ec.subnets_per_step, (~torch.isfinite(step_loss)).float()])
         images = int(x.shape[0]) * ec.dist.world_size
-        pending.append((i, stats, images))
-        if every == 1:  # read before stepping: a non-finite loss never reaches the weights
-            loss_total += settle()
-        if ec.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, ec.grad_clip)
-        ec.optimizer.step()
-        if len(pending) >= every:
-            loss_total += settle()
+        reader.add(i, average_gradients(params, ec.dist, stats), images)
+        loss_total += _step_optimizer(ec, params, reader, every)
         t4 = _now(sync, device)
-        times.optimizer += t4 - t3
-        times.images += images
-        times.steps += 1
-    loss_total += settle()
+        times.data, times.teacher = times.data + t1 - t0, times.teacher + t2 - t1
+        times.forward_backward, times.optimizer = times.forward_backward + t3 - t2, times.optimizer + t4 - t3
+        times.images, times.steps = times.images + images, times.steps + 1
+    loss_total += reader.settle()
     return loss_total / max(1, n_steps)
