@@ -181,72 +181,97 @@ class SupernetTrainer:
         optimizer = make_sgd(net, 0.0, cfg.momentum, cfg.nesterov, cfg.weight_decay, cfg.no_decay_bn_bias)
         if state is not None:
             self.store.load_optimizer(state, optimizer)
-        steps = self.data.steps_per_epoch(self.dist.world_size)
-        for cap in (cfg.steps_per_epoch, phase.steps_per_epoch):  # both are caps: the smaller one holds
-            if cap is not None:
-                steps = min(steps, cap)
-        global_batch = self.data.batch_size * self.dist.world_size
-        peak = phase.base_lr * (global_batch / cfg.lr_reference_batch if cfg.lr_scaling == "linear" else 1.0)
-        schedule = WarmupCosine(peak, phase.warmup_epochs * steps, phase.epochs * steps, cfg.warmup_start_factor)
+        steps, schedule = self._schedule(phase)
         all_exits = tuple(range(1, max(self.space.nd) + 1)) if (phase.kind == "full" and self.has_exits) else None
         loss = LossSpec(cfg.label_smoothing, cfg.kd_ratio, cfg.kd_normalise, cfg.exit_loss_weights, all_exits)
-        grid = validation_grid(phase.space, n_random=cfg.val_random, per_dim=cfg.val_per_dim,
-                               resolutions=cfg.val_resolutions, seed=derive_seed(self.seed, phase.index))
         self.events("phase_start", {"phase": phase.name, "epoch": start_epoch, **phase.summary()})
         record_best = best.setdefault(phase.name, {"metric": None, "epoch": None})
         last_val: dict[str, float] = {}
         progress = Progress(self.show_progress, phase.name, phase.total_epochs, steps, start_epoch)
         try:
             for epoch in range(start_epoch, phase.total_epochs):
-                torch.manual_seed(derive_seed(self.seed, phase.index, epoch, self.dist.rank, 1))
                 ec = EpochContext(
                     supernet=net, optimizer=optimizer, schedule=schedule, sampler=SpaceSampler(phase.space),
                     loss=loss, subnets_per_step=phase.subnets_per_step, dist=self.dist, teacher=teacher,
                     grad_clip=cfg.grad_clip, channels_last=cfg.channels_last, autocast=self.autocast,
                     seed_parts=(self.seed, phase.index, epoch), phase_name=phase.name, epoch=epoch)
-                batches = self.data.train_batches(derive_seed(self.seed, phase.index, epoch, 2),
-                                                  self.space.r, self.dist.rank, self.dist.world_size)
-                t0 = time.perf_counter()
-                progress.start_epoch(epoch)
-                train_loss = run_epoch(ec, batches, steps, epoch * steps, progress.step, self.times)
-                train_s = time.perf_counter() - t0
-                val = self.validate(grid)
-                last_val = val
-                mean = sum(val.values()) / len(val) if val else None
-                improved = mean is not None and (record_best["metric"] is None or mean > record_best["metric"])
-                if improved:
-                    record_best.update(metric=mean, epoch=epoch)
-                    if self.dist.is_main:
-                        save_weights(net, self.store.phase_dir(phase.name) / "best.safetensors")
-                        atomic_write_json(self.store.phase_dir(phase.name) / "best.json",
-                                          {"phase": phase.name, "epoch": epoch, "val_mean": mean, "val": val})
-                record = {"phase": phase.name, "phase_index": phase.index, "epoch": epoch,
-                          "lr": schedule((epoch + 1) * steps - 1), "train_loss": train_loss,
-                          "images_per_s": steps * self.data.batch_size * self.dist.world_size / max(train_s, 1e-9),
-                          "train_s": train_s, "val_mean": mean, "val": val}
-                progress.end_epoch(train_loss, mean)
-                done = epoch + 1
-                if done == phase.total_epochs and cfg.phase_eval_split != "none":
-                    record["phase_eval"] = self._phase_eval(phase)
-                if self.dist.is_main:
-                    self.metrics.append(record)
-                    if done % cfg.checkpoint_every == 0 or done == phase.total_epochs:
-                        complete = done == phase.total_epochs
-                        # a completed phase's optimiser is never read again: the next phase starts a fresh one
-                        keep_optimizer = not complete or cfg.keep_phase_checkpoints
-                        self.store.save(f"p{phase.index:02d}e{done:04d}", net, optimizer if keep_optimizer else None, {
-                            "version": STATE_VERSION, "phase_index": phase.index, "phase": phase.name,
-                            "epochs_done": done, "phase_complete": complete,
-                            "phases": [p.name for p in self.phases], "seed": self.seed, "best": best},
-                            same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
-                self.dist.barrier()
-                self.events("epoch_end", record)
+                record = self._train_epoch(phase, ec, steps, progress)
+                last_val = record["val"]
+                improved = self._keep_if_best(phase, epoch, record["val_mean"], last_val, record_best)
+                self._end_epoch(phase, epoch, record, optimizer, best, improved)
         finally:
             progress.close()
         if self.dist.is_main:
             plot_validation(self.metrics.read(), self.out_dir / TRAIN_PLOT)
         self.events("phase_end", {"phase": phase.name, "best": record_best})
         return PhaseResult(phase.name, record_best["metric"], record_best["epoch"], last_val)
+
+    def _schedule(self, phase: Phase) -> tuple[int, WarmupCosine]:
+        """Optimiser steps per epoch (the data's, capped by train.steps_per_epoch and the phase's cap) and
+        the phase's learning-rate schedule (the recipe's lr scaled to the global batch)."""
+        cfg = self.cfg
+        steps = self.data.steps_per_epoch(self.dist.world_size)
+        for cap in (cfg.steps_per_epoch, phase.steps_per_epoch):  # both are caps: the smaller one holds
+            if cap is not None:
+                steps = min(steps, cap)
+        global_batch = self.data.batch_size * self.dist.world_size
+        peak = phase.base_lr * (global_batch / cfg.lr_reference_batch if cfg.lr_scaling == "linear" else 1.0)
+        return steps, WarmupCosine(peak, phase.warmup_epochs * steps, phase.epochs * steps, cfg.warmup_start_factor)
+
+    def _train_epoch(self, phase: Phase, ec: EpochContext, steps: int, progress: Progress) -> dict[str, Any]:
+        """Train and validate one epoch; its metrics record."""
+        epoch = ec.epoch
+        torch.manual_seed(derive_seed(self.seed, phase.index, epoch, self.dist.rank, 1))
+        batches = self.data.train_batches(derive_seed(self.seed, phase.index, epoch, 2),
+                                          self.space.r, self.dist.rank, self.dist.world_size)
+        t0 = time.perf_counter()
+        progress.start_epoch(epoch)
+        train_loss = run_epoch(ec, batches, steps, epoch * steps, progress.step, self.times)
+        train_s = time.perf_counter() - t0
+        val = self.validate(self._grid(phase))
+        mean = sum(val.values()) / len(val) if val else None
+        progress.end_epoch(train_loss, mean)
+        return {"phase": phase.name, "phase_index": phase.index, "epoch": epoch,
+                "lr": ec.schedule((epoch + 1) * steps - 1), "train_loss": train_loss,
+                "images_per_s": steps * self.data.batch_size * self.dist.world_size / max(train_s, 1e-9),
+                "train_s": train_s, "val_mean": mean, "val": val}
+
+    def _grid(self, phase: Phase) -> list[Any]:
+        cfg = self.cfg
+        return validation_grid(phase.space, n_random=cfg.val_random, per_dim=cfg.val_per_dim,
+                               resolutions=cfg.val_resolutions, seed=derive_seed(self.seed, phase.index))
+
+    def _keep_if_best(self, phase: Phase, epoch: int, mean: float | None, val: dict[str, float],
+                      record_best: dict[str, Any]) -> bool:
+        """Record (and save the weights of) a new best validation mean of the phase."""
+        improved = mean is not None and (record_best["metric"] is None or mean > record_best["metric"])
+        if improved:
+            record_best.update(metric=mean, epoch=epoch)
+            if self.dist.is_main:
+                save_weights(self.supernet, self.store.phase_dir(phase.name) / "best.safetensors")
+                atomic_write_json(self.store.phase_dir(phase.name) / "best.json",
+                                  {"phase": phase.name, "epoch": epoch, "val_mean": mean, "val": val})
+        return improved
+
+    def _end_epoch(self, phase: Phase, epoch: int, record: dict[str, Any], optimizer: torch.optim.Optimizer,
+                   best: dict[str, dict], improved: bool) -> None:
+        """The end-of-phase evaluation, the metrics line, the checkpoint and the epoch's event."""
+        cfg, done = self.cfg, epoch + 1
+        if done == phase.total_epochs and cfg.phase_eval_split != "none":
+            record["phase_eval"] = self._phase_eval(phase)
+        if self.dist.is_main:
+            self.metrics.append(record)
+            if done % cfg.checkpoint_every == 0 or done == phase.total_epochs:
+                complete = done == phase.total_epochs
+                # a completed phase's optimiser is never read again: the next phase starts a fresh one
+                keep_optimizer = not complete or cfg.keep_phase_checkpoints
+                self.store.save(f"p{phase.index:02d}e{done:04d}", self.supernet, optimizer if keep_optimizer else None, {
+                    "version": STATE_VERSION, "phase_index": phase.index, "phase": phase.name,
+                    "epochs_done": done, "phase_complete": complete,
+                    "phases": [p.name for p in self.phases], "seed": self.seed, "best": best},
+                    same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
+        self.dist.barrier()
+        self.events("epoch_end", record)
 
     def _phase_teacher(self, phase: Phase, resumed: bool) -> Teacher:
         """The phase's teacher: rebuilt from files on resume, else chosen by the teacher policy."""
