@@ -274,23 +274,16 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
                      events: Callable[[str, dict[str, Any]], None] | None = None) -> SearchStageResult:
     """Run (or resume) the search of `config` (a RunConfig) in `run_path`; every rank calls it under torchrun."""
     from natv2.data import load_dataset
-    from natv2.measure.accuracy import SupernetEvaluator
-    from natv2.search.loop import run_search
-    from natv2.supernets import save_supernet
-    from natv2.train.adapt import SupernetAdaptation
     from natv2.train.data import SplitsTrainingData
     from natv2.train.dist import DistContext
 
     dist = dist or DistContext()
     run_path = Path(run_path)
     events = events or (lambda kind, data: None)
-    main = dist.is_main
-    say = log if main else (lambda msg: None)
+    say = log if dist.is_main else (lambda msg: None)
     stage, search = config.search_stage, config.search
     seed = int(config.run.seed if search.seed is None else search.seed)
 
-    lay = Layout(run_path)
-    files = search_files(lay.search)
     splits = load_dataset(config.data)
     data = SplitsTrainingData(splits, config.data, seed=seed, device=dist.device)
     supernet, source = resolve_supernet(stage, run_path, data.n_classes, say, seed, config.train, min(splits.image_size),
@@ -302,47 +295,68 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     say(f"search: policy {scfg.policy}, objectives {list(scfg.objectives)}, supernet {source}, space r={list(space.r)}{fidelity}")
     events("start", {"policy": scfg.policy, "supernet": source, "objectives": list(scfg.objectives), "seed": seed})
 
+    evaluator, adapter = _evaluator_and_adapter(stage, scfg, supernet, data, space, Layout(run_path), seed, dist, say)
+    progress = SearchProgress(search_files(Layout(run_path).search).history, scfg.iterations, say,
+                              on_iteration=lambda st: events("iteration", st) if dist.is_main else None)
+    result = _search(stage, scfg, space, progress.wrap(evaluator), run_path, adapter, supernet, source)
+    progress.finish()
+    supernet_path = None
+    if dist.is_main:
+        supernet_path = _save_results(result, supernet, adapter, source, Layout(run_path), {
+            "iterations": scfg.iterations, "seed": seed, "n_classes": data.n_classes, "dataset": config.data.name})
+    dist.barrier()
+    final = final_test(result, evaluator, run_path, dist.is_main) if stage.final_test else None
+    events("end", {"n_front": len(result.front), "n_archive": len(result.archive)})
+    return SearchStageResult(result, source, final, supernet_path)
+
+
+def _evaluator_and_adapter(stage: SearchStageConfig, scfg: SearchConfig, supernet: Any, data: Any, space: SearchSpace,
+                           lay: Layout, seed: int, dist: Any, say: Callable[[str], None]) -> tuple[Any, Any]:
+    """The subnet evaluator, and the supernet's adaptation between iterations (None when it is off)."""
+    from natv2.measure.accuracy import SupernetEvaluator
+    from natv2.train.adapt import SupernetAdaptation
+
     speedups = {} if stage.fast_eval else {"cache_head": False, "fast_calibration": False, "fold_bn": False}
     evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb,
                                   max_images=stage.val_images, **speedups)
-    adapter = None
-    if stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0:
-        adapter = SupernetAdaptation(
-            supernet, data, stage.adapt, lay.adapt_checkpoints, iterations=scfg.iterations,
-            epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
-            on_change=evaluator.invalidate, log=say)
-    progress = SearchProgress(files.history, scfg.iterations, say,
-                              on_iteration=lambda st: events("iteration", st) if main else None)
+    if not (stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0):
+        return evaluator, None
+    adapter = SupernetAdaptation(
+        supernet, data, stage.adapt, lay.adapt_checkpoints, iterations=scfg.iterations,
+        epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
+        on_change=evaluator.invalidate, log=say)
+    return evaluator, adapter
+
+
+def _search(stage: SearchStageConfig, scfg: SearchConfig, space: SearchSpace, evaluate: Callable[..., Any],
+            run_path: Path, adapter: Any, supernet: Any, source: str) -> Any:
+    """The journaled search; a diverged adaptation names its own key and a command that works."""
+    from natv2.search.loop import run_search
     from natv2.train.steps import TrainingDivergedError
 
     try:
-        result = run_search(space, progress.wrap(evaluator), config=scfg, run_dir=run_path, adapter=adapter,
-                            supernet=supernet, latency_table=stage.latency_table,
-                            latency_options=dataclasses.asdict(stage.latency))
+        return run_search(space, evaluate, config=scfg, run_dir=run_path, adapter=adapter, supernet=supernet,
+                          latency_table=stage.latency_table, latency_options=dataclasses.asdict(stage.latency))
     except TrainingDivergedError as err:
         from natv2.train.adapt import AdaptConfig
         from natv2.train.divergence import adaptation_fix
 
         raise adaptation_fix(err, run_path, stage.adapt.lr, AdaptConfig().lr, _supernet_args(stage, source)) from None
-    progress.finish()
 
-    supernet_path = None
-    if main:
-        from natv2.io import atomic_write_json
-        from natv2.search.archive import entries_to_json
 
-        atomic_write_json(files.final_archive, entries_to_json(result.archive, list(result.objectives), **stamp({})))
-        supernet.set_max_net()
-        weights_file, _ = save_supernet(supernet, lay.adapted_supernet, {
-            "source": source, "adapted": adapter is not None, "iterations": scfg.iterations, "seed": seed,
-            "n_classes": data.n_classes, "dataset": config.data.name})
-        supernet_path = lay.adapted_supernet
-        if adapter is not None:
-            adapter.share_weights_with(weights_file)
-    dist.barrier()
-    final = final_test(result, evaluator, run_path, main) if stage.final_test else None
-    events("end", {"n_front": len(result.front), "n_archive": len(result.archive)})
-    return SearchStageResult(result, source, final, supernet_path)
+def _save_results(result: Any, supernet: Any, adapter: Any, source: str, lay: Layout, meta: dict[str, Any]) -> Path:
+    """The final archive and the (adapted) supernet, which shares its file with the last adaptation checkpoint."""
+    from natv2.io import atomic_write_json
+    from natv2.search.archive import entries_to_json
+    from natv2.supernets import save_supernet
+
+    atomic_write_json(search_files(lay.search).final_archive,
+                      entries_to_json(result.archive, list(result.objectives), **stamp({})))
+    supernet.set_max_net()
+    weights_file, _ = save_supernet(supernet, lay.adapted_supernet, {"source": source, "adapted": adapter is not None, **meta})
+    if adapter is not None:
+        adapter.share_weights_with(weights_file)
+    return lay.adapted_supernet
 
 
 def final_test(result: Any, evaluator: Any, run_path: Path, main: bool) -> dict[str, Any] | None:
