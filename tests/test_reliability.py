@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import torch
 
 from natv2.cli.main import main
 
@@ -42,10 +43,14 @@ def test_atomic_writes_respect_the_umask(tmp_path, umask, mode):
     try:
         a = atomic_write_json(tmp_path / "a.json", {"x": 1})
         b = atomic_write_with(tmp_path / "b.bin", lambda tmp: Path(tmp).write_bytes(b"1"))
+        from natv2.supernets.checkpoint import save_weights
+
+        c = save_weights({"w": torch.zeros(2)}, tmp_path / "c.safetensors")  # safetensors writes it 0600
     finally:
         os.umask(old)
     assert stat.S_IMODE(a.stat().st_mode) == mode
     assert stat.S_IMODE(b.stat().st_mode) == mode
+    assert stat.S_IMODE(c.stat().st_mode) == mode
 
 
 def test_saved_config_is_readable_by_others_under_the_usual_umask(tmp_path):

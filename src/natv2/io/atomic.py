@@ -33,6 +33,8 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path
         os.close(fd)
     try:
         write(tmp)
+        # a library writer may have replaced the temp file with its own (safetensors creates it 0600)
+        os.chmod(tmp, 0o666 & ~current_umask())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
