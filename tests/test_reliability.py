@@ -200,6 +200,9 @@ BAD_SETTINGS = [
     ("data.name=cifar11", "'data.name' = 'cifar11' is not a known dataset", "--set data.name=cifar10"),
     ("train.supernet=ofav3", "'train.supernet' = 'ofav3' is not a registered supernet", "--set train.supernet=ofav2_ee_d"),
     ("search_stage.random_init=nope", "'search_stage.random_init' = 'nope'", "--set search_stage.random_init=ofav2_ee_d"),
+    ("search.objectives=[err,latency_ms]", "names ['latency_ms'], which natv2 does not know", "--set 'search.objectives=[err,params]'"),
+    ("search.objectives=[err,lut_latency]", "needs a latency table", "--set search_stage.latency_table=PATH"),
+    ("train.phase_overrides.kernl.epochs=2", "names phase(s) ['kernl'] that recipe 'eps' does not have", "kernel"),
 ]
 
 

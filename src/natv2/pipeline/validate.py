@@ -152,9 +152,41 @@ def check_transfer(train: Any) -> None:
                           "or train from scratch with --set train.recipe=auto")
 
 
+def check_phase_names(train: Any) -> None:
+    """`train.phase_overrides` and `train.only_phases` name phases some recipe has (a typo would otherwise
+    be found when training starts, or, for a phase of another recipe, never)."""
+    from natv2.train.recipes import RECIPES
+
+    recipe = train.resolved_recipe()
+    names = [r.name for r in RECIPES[recipe]]
+    known = {r.name for rows in RECIPES.values() for r in rows}
+    for key, given in (("phase_overrides", list(train.phase_overrides)), ("only_phases", list(train.only_phases))):
+        allowed = known if key == "phase_overrides" else set(names)
+        bad = [n for n in given if n not in allowed]
+        if bad:
+            raise ConfigError(f"config key 'train.{key}' names phase(s) {bad} that recipe '{recipe}' does not have",
+                              f"use phase names of recipe '{recipe}': {', '.join(names)}")
+
+
+def check_objectives(config: Any) -> None:
+    """Every search objective is registered, and the table-predicted latency has its table."""
+    from natv2.search.objectives import OBJECTIVES
+
+    known = OBJECTIVES.names()
+    bad = [o for o in config.search.objectives if o not in known]
+    if bad:
+        raise ConfigError(f"config key 'search.objectives' names {bad}, which natv2 does not know; known: {', '.join(known)}",
+                          "set e.g. --set 'search.objectives=[err,params]'")
+    if "lut_latency" in config.search.objectives and not config.search_stage.latency_table:
+        raise ConfigError("search objective 'lut_latency' needs a latency table, and search_stage.latency_table is not set",
+                          "build one with natv2 latency-table PATH and --set search_stage.latency_table=PATH")
+
+
 def validate_run_config(config: Any) -> Any:
     """Every cross-section check above; returns `config` unchanged."""
     check_data(config.data)
     check_transfer(config.train)
+    check_phase_names(config.train)
+    check_objectives(config)
     check_supernets(config)
     return config
