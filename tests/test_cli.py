@@ -207,3 +207,25 @@ def test_registry_refuses_duplicates_and_malformed_commands():
     with pytest.raises(ValueError, match="exactly one"):
         Command("b", "neither")
     assert len(COMMAND_MODULES) == len(load_commands())
+
+
+def test_every_setting_a_help_text_suggests_exists(capsys):
+    """The `--set KEY=...` examples of every command's help name real keys, and no `{...}` placeholder is left."""
+    import re
+
+    from natv2.config import schema_keys
+    from natv2.pipeline.config import RunConfig
+
+    keys = {k.key for k in schema_keys(RunConfig)}
+
+    def walk(cmds, trail=()):
+        for cmd in cmds:
+            yield trail + (cmd.name,)
+            yield from walk(cmd.subcommands, trail + (cmd.name,))
+
+    for path in walk(load_commands()):
+        code, out, _ = run_main(capsys, *path, "--help")
+        flat = " ".join(out.split())
+        assert not re.search(r"\{[A-Z_]+\}", flat), (path, "unformatted placeholder")
+        for key in re.findall(r"--set '?([a-z_]+(?:\.[a-z_0-9]+)+)=", flat):
+            assert key in keys or any(key.startswith(k + ".") for k in keys), (path, key)

@@ -47,7 +47,7 @@ def _add_common(parser: argparse.ArgumentParser, prefix: str, suppress: bool) ->
                        help="start from a shipped preset (`natv2 presets`); default: quickstart unless --config is given")
     group.add_argument("--set", metavar="KEY=VALUE", dest=prefix + "set", action="append",
                        default=argparse.SUPPRESS if suppress else [],
-                       help="override one setting, e.g. --set data.batch_size=128 or --set search.r=[32,40]; repeatable")
+                       help="override one setting, e.g. --set data.batch_size=128 or --set search_stage.space.r=[32]; repeatable")
     group.add_argument("--run-dir", metavar="DIR", dest=prefix + "run_dir", default=default,
                        help="run directory to create or resume (sets run.run_dir)")
     group.add_argument("-v", "--verbose", dest=prefix + "verbose", action="count",

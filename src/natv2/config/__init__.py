@@ -6,7 +6,7 @@ Put range checks in `__post_init__` and raise `FieldError(field, value, allowed)
 the full dotted key. Use `field(metadata={"help": "...", "volatile": True})` to document a key and
 to mark settings that do not change results (allowed to differ when a run is resumed).
 
-    cfg = load_config(MyConfig, "my.yaml", ["train.epochs=5", "search.r=[32,40]"])
+    cfg = load_config(MyConfig, "my.yaml", ["train.epochs=5", "search_stage.space.r=[32]"])
     text = to_yaml(cfg)                       # load_config(MyConfig, yaml.safe_load(text)) == cfg
 """
 

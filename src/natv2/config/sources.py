@@ -175,7 +175,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not _KEY_RE.match(key):
         raise ConfigError(f"cannot read override {show(text)}: expected KEY=VALUE with a dotted key",
-                          "write e.g. --set search.iterations=10 or --set search.r=[32,40]")
+                          "write e.g. --set search.iterations=10 or --set search_stage.space.r=[32]")
     value = parse_yaml(raw, f"the value of --set {text}") if raw.strip() else None
     return key, value
 

@@ -64,8 +64,10 @@ COMMANDS = [
         epilog=(
             "examples:\n"
             "  natv2 search runs/c10                      # after natv2 train-supernet --run-dir runs/c10\n"
-            "  natv2 search --preset cifar10 --run-dir runs/s1 --supernet runs/c10/{REL_TRAINED_SUPERNET} \\\n"
+            f"  natv2 search --preset cifar10 --run-dir runs/s1 --supernet runs/c10/{REL_TRAINED_SUPERNET} \\\n"
             "      --set search.policy=nat --set search.iterations=10 --set search_stage.space.r=[32]\n"
-            "  natv2 search --run-dir runs/smoke --random-init ofa_mbv3 --set search.iterations=1   # smoke test"),
+            "  natv2 search --run-dir runs/smoke --random-init ofa_mbv3 --set search.iterations=1   # smoke test\n"
+            "  natv2 search --preset transfer --source runs/tin --set data.name=imagefolder --set data.root=DIR \\\n"
+            "      --run-dir runs/t1                      # NAT's transfer: new heads, adaptation alone"),
     )
 ]
