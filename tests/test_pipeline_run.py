@@ -166,7 +166,9 @@ def test_predict_refuses_bad_images_and_models_in_one_paragraph(smoke_run, tmp_p
     for args, words in (([str(folder), str(bad)], "cannot read image"),
                         ([str(folder), str(tmp_path / "missing.png")], "does not exist"),
                         ([str(bad), str(bad)], "not a model file"),
-                        ([str(tmp_path), str(bad)], "no safetensors model")):
+                        ([str(tmp_path), str(bad)], "no safetensors model"),
+                        ([str(run_dir / "models"), str(bad)], f"pass one model folder, e.g. {folder.parent}/"),
+                        ([str(run_dir / "models" / "export.json"), str(bad)], "not one model")):
         proc = _natv2("predict", *args, cwd=tmp_path)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert words in proc.stderr and "fix:" in proc.stderr

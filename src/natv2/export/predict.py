@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from natv2.errors import CheckpointError
+from natv2.io.artifacts import EXPORT_SUMMARY, FINETUNE_SUMMARY
 from natv2.export.bundle import STEM
 from natv2.export.preprocessing import CLASSES_KEY, require, transform_from
 from natv2.registry import Registry
@@ -109,8 +110,20 @@ RUNTIMES.register("torchscript", Runtime("torchscript", (".pt",), _open_torchscr
 RUNTIMES.register("onnx", Runtime("onnx", (".onnx",), _open_onnx))
 
 
+def _not_the_models_folder(path: Path) -> None:
+    """A run's models/ folder or one of its summaries is not a model: name one model folder instead."""
+    folder = path.parent if path.name in (EXPORT_SUMMARY, FINETUNE_SUMMARY) else path
+    if not (folder / EXPORT_SUMMARY).is_file() and path.name not in (EXPORT_SUMMARY, FINETUNE_SUMMARY):
+        return
+    models = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    example = folder / (models[0] if models else "NAME")
+    raise CheckpointError(f"{path} is a run's list of models, not one model" + (f" (it holds {', '.join(models)})" if models else ""),
+                          f"pass one model folder, e.g. {example}")
+
+
 def _file_for(path: Path, fmt: str | None) -> tuple[Path, Runtime]:
     """The model file and its runtime: from the suffix, or `fmt` (default safetensors) inside a folder."""
+    _not_the_models_folder(path)
     if path.is_dir():
         runtime = RUNTIMES.get(fmt or "safetensors")
         file = path / f"{STEM}{runtime.suffixes[0]}"
