@@ -82,7 +82,7 @@ class SupernetTrainer:
         self.store = CheckpointStore(Path(checkpoint_dir) if checkpoint_dir else self.out_dir / CHECKPOINTS_DIR)
         self.metrics = MetricsLog(self.out_dir / TRAIN_METRICS)
         self.seed = seed
-        self.show_progress = progress and self.dist.is_main
+        self.show_progress = progress
         self.recalibrate = recalibrate or _default_recalibrate
         self.events = events or (lambda kind, payload: None)
         self.space = supernet.space
@@ -187,7 +187,8 @@ class SupernetTrainer:
         self.events("phase_start", {"phase": phase.name, "epoch": start_epoch, **phase.summary()})
         record_best = best.setdefault(phase.name, {"metric": None, "epoch": None})
         last_val: dict[str, float] = {}
-        progress = Progress(self.show_progress, phase.name, phase.total_epochs, steps, start_epoch)
+        progress = Progress(self.show_progress, phase.name, phase.total_epochs, steps, start_epoch,
+                            main=self.dist.is_main)
         try:
             for epoch in range(start_epoch, phase.total_epochs):
                 ec = EpochContext(
