@@ -49,13 +49,47 @@ def source_summary(run: Path) -> dict[str, Any]:
             "test_split": "Tiny ImageNet's labelled val split (10,000 images)", "phases": phases}
 
 
-def fixed_arch_summary(run: Path) -> dict[str, Any]:
-    """A train-supernet run of the max subnet alone (train.only_phases=[full]): its end-of-phase test top-1."""
-    phases = phase_table(run)
-    minutes = stage_minutes(read_jsonl(run / artifacts.EVENTS_FILE))
-    return {"run": run.name, "what": "the source's largest subnet with a new head, fine-tuned (no search)",
-            "best_postprocessed_test_top1": phases[-1]["max_top1"] if phases else None,
-            "target_minutes": round(sum(minutes.values()), 2), "stage_minutes": minutes}
+def phase_minutes(run: Path, phase: str) -> float | None:
+    """Wall minutes of one training phase, from its phase_start to its phase_end event (last attempt)."""
+    start = end = None
+    for e in read_jsonl(run / artifacts.EVENTS_FILE):
+        if (e.get("data") or {}).get("phase") == phase:
+            if e["event"] == "phase_start":
+                start = e["ts"]
+            elif e["event"] == "phase_end":
+                end = e["ts"]
+    if start is None or end is None:
+        return None
+    from results_summary import _ts
+
+    return round((_ts(end) - _ts(start)).total_seconds() / 60, 2)
+
+
+def fixed_arch_summary(run: Path, phase: str | None = None) -> dict[str, Any]:
+    """The source's largest subnet with a new head, fine-tuned on the target: the end-of-phase test top-1
+    of a train-supernet run with train.only_phases=[full], or of `phase` (the `full` phase of a transfer
+    run's warm-up is exactly this, at the warm-up's budget)."""
+    rows = phase_table(run)
+    row = next((r for r in rows if r["phase"] == phase), None) if phase else (rows[-1] if rows else None)
+    if phase:
+        minutes = phase_minutes(run, phase)
+    else:
+        minutes = round(sum(stage_minutes(read_jsonl(run / artifacts.EVENTS_FILE)).values()), 2)
+    supernet = json.loads((run / artifacts.REL_TRAINED_SUPERNET).with_suffix(".json").read_text())
+    return {"run": run.name, "phase": phase or (row or {}).get("phase"), "epochs": (row or {}).get("epochs"),
+            "what": "the source's largest subnet with a new head, fine-tuned on the target (no search)",
+            "params": max_subnet_params(supernet),
+            "best_postprocessed_test_top1": row["max_top1"] if row else None, "target_minutes": minutes}
+
+
+def max_subnet_params(supernet: dict[str, Any]) -> int:
+    from natv2.measure.costs import cost_model
+    from natv2.space import SearchSpace
+    from natv2.supernets.arch import MacroArch
+
+    arch = MacroArch.from_dict(supernet["arch"]["arch"])
+    space = SearchSpace.from_dict(supernet["arch"]["space"])
+    return int(cost_model(arch, arch.n_classes).cost(space.max_config())[0])
 
 
 def pipeline_summary(run: Path) -> dict[str, Any]:
@@ -85,6 +119,8 @@ def main() -> None:
     ap.add_argument("--transfer", type=Path, help="the target's transfer run directory")
     ap.add_argument("--scratch", type=Path, help="the target's scratch run directory")
     ap.add_argument("--fixed-arch", type=Path, help="the target's fixed-architecture run directory")
+    ap.add_argument("--fixed-arch-phase", default=None,
+                    help="read the fixed architecture from this phase of --fixed-arch (e.g. full of a transfer run)")
     ap.add_argument("--out", type=Path, required=True, help="JSON file to create or update")
     args = ap.parse_args()
     out: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -92,10 +128,11 @@ def main() -> None:
         out["source"] = source_summary(args.source_run)
     if args.target:
         target: dict[str, Any] = out.setdefault("targets", {}).setdefault(args.target, {})
-        for key, run, fn in (("transfer", args.transfer, pipeline_summary), ("scratch", args.scratch, pipeline_summary),
-                             ("fixed_arch", args.fixed_arch, fixed_arch_summary)):
+        for key, run, fn in (("transfer", args.transfer, pipeline_summary), ("scratch", args.scratch, pipeline_summary)):
             if run is not None:
                 target[key] = fn(run)
+        if args.fixed_arch is not None:
+            target["fixed_arch"] = fixed_arch_summary(args.fixed_arch, args.fixed_arch_phase)
         fronts = [target[k]["front"] for k in ("transfer", "scratch") if k in target]
         if fronts:
             top = 1.01 * max(f["params"] for front in fronts for f in front)
