@@ -187,12 +187,18 @@ def test_a_bad_source_on_the_command_line_writes_nothing(tmp_path):
     assert not run.exists()
 
 
-def test_transfer_smoke_preset_end_to_end(tmp_path):
+def _transfer_smoke(tmp_path: Path, command: str) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """`natv2 COMMAND --preset transfer-smoke` from a 7-class source: (source, run directory, process)."""
     src = _saved_source(tmp_path, n_classes=7, r=(16, 24))
     run = tmp_path / "run"
-    proc = _cli("run", "--preset", "transfer-smoke", "--source", str(src), "--run-dir", str(run),
+    proc = _cli(command, "--preset", "transfer-smoke", "--source", str(src), "--run-dir", str(run),
                 "--set", "run.progress=false", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return src, run, proc
+
+
+def test_transfer_smoke_preset_end_to_end(tmp_path):
+    src, run, _ = _transfer_smoke(tmp_path, "run")
     record = json.loads((run / "train" / "source.json").read_text())
     assert record["sha256"] == resolve_source(src).sha256 and record["n_classes"] == 7
     assert record["target"]["n_classes"] == 10 and record["target"]["space"]["r"] == [16]  # digits: 8 px
@@ -242,11 +248,7 @@ def test_a_resume_with_a_changed_source_file_is_refused(tmp_path):
 
 
 def test_search_with_a_source_and_no_trained_supernet_is_nat_style_transfer(tmp_path):
-    src = _saved_source(tmp_path, n_classes=7, r=(16, 24))
-    run = tmp_path / "run"
-    proc = _cli("search", "--preset", "transfer-smoke", "--source", str(src), "--run-dir", str(run),
-                "--set", "run.progress=false", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, run, proc = _transfer_smoke(tmp_path, "search")
     assert "no warm-up" in proc.stdout
     record = json.loads((run / "train" / "source.json").read_text())
     assert record["target"]["recipe"] == "none" and record["target"]["new_heads"] is True

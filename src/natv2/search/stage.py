@@ -150,7 +150,7 @@ def _transferred_without_warmup(train: Any, run_path: Path, n_classes: int, imag
     source = resolve_checked_source(train)
     check_same_source(run_path, source)
     torch.manual_seed(seed)  # the same new heads on every rank and every attempt (resume)
-    net = build_supernet(train, n_classes, image_size=image_size, class_names=class_names)
+    net = build_supernet(train, n_classes, image_size=image_size, class_names=class_names, source=source)
     write_source_record(run_path, source, {"n_classes": n_classes, "image_size": image_size, "space": net.space.to_dict(),
                                            "recipe": "none", "new_heads": not source.keeps_heads(n_classes, class_names)})
     return net, str(source.weights)

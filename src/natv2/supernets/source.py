@@ -83,11 +83,9 @@ class Source:
                               f"{key}.width_mult is {width_mult}",
                               f"--set {key}.width_mult={self.width_mult}, or pass a source of width {width_mult}")
         for dim, values in space.items():
-            if values is None or dim == "w":
+            if values is None or dim in ("w", "r"):  # any resolution runs; resolution_note warns outside the trained range
                 continue
             vals = [values] if isinstance(values, (int, float)) else list(values)
-            if dim == "r":
-                continue  # any resolution runs; resolution_note says when it lies outside the trained range
             trained = self.space.get(dim)
             if trained is None or dim not in STRUCTURE_DIMS:
                 raise ConfigError(f"{key}.space sets '{dim}', which the source supernet ({self.supernet}) does not have",

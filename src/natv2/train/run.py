@@ -44,7 +44,7 @@ def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resu
     source = _transfer_source(cfg, run_path, dist, image_size, events)
     torch.manual_seed(seed)  # the same initial weights on every rank and every attempt
     supernet = build_supernet(cfg, data.n_classes, dropout=max([cfg.dropout, *recipe_dropouts]), image_size=image_size,
-                              class_names=splits.classes)
+                              class_names=splits.classes, source=source)
     meta = {"supernet": cfg.supernet, "width_mult": cfg.width_mult, "n_classes": data.n_classes,
             "dataset": config.data.name, "class_names": list(splits.classes), "seed": seed,
             "source": source.card() if source is not None else None}

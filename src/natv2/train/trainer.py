@@ -184,6 +184,8 @@ class SupernetTrainer:
         steps, schedule = self._schedule(phase)
         all_exits = tuple(range(1, max(self.space.nd) + 1)) if (phase.kind == "full" and self.has_exits) else None
         loss = LossSpec(cfg.label_smoothing, cfg.kd_ratio, cfg.kd_normalise, cfg.exit_loss_weights, all_exits)
+        grid = validation_grid(phase.space, n_random=cfg.val_random, per_dim=cfg.val_per_dim,
+                               resolutions=cfg.val_resolutions, seed=derive_seed(self.seed, phase.index))
         self.events("phase_start", {"phase": phase.name, "epoch": start_epoch, **phase.summary()})
         record_best = best.setdefault(phase.name, {"metric": None, "epoch": None})
         last_val: dict[str, float] = {}
@@ -196,7 +198,7 @@ class SupernetTrainer:
                     loss=loss, subnets_per_step=phase.subnets_per_step, dist=self.dist, teacher=teacher,
                     grad_clip=cfg.grad_clip, channels_last=cfg.channels_last, autocast=self.autocast,
                     seed_parts=(self.seed, phase.index, epoch), phase_name=phase.name, epoch=epoch)
-                record = self._train_epoch(phase, ec, steps, progress)
+                record = self._train_epoch(phase, ec, steps, grid, progress)
                 last_val = record["val"]
                 improved = self._keep_if_best(phase, epoch, record["val_mean"], last_val, record_best)
                 self._end_epoch(phase, epoch, record, optimizer, best, improved)
@@ -219,7 +221,7 @@ class SupernetTrainer:
         peak = phase.base_lr * (global_batch / cfg.lr_reference_batch if cfg.lr_scaling == "linear" else 1.0)
         return steps, WarmupCosine(peak, phase.warmup_epochs * steps, phase.epochs * steps, cfg.warmup_start_factor)
 
-    def _train_epoch(self, phase: Phase, ec: EpochContext, steps: int, progress: Progress) -> dict[str, Any]:
+    def _train_epoch(self, phase: Phase, ec: EpochContext, steps: int, grid: Sequence[Any], progress: Progress) -> dict[str, Any]:
         """Train and validate one epoch; its metrics record."""
         epoch = ec.epoch
         torch.manual_seed(derive_seed(self.seed, phase.index, epoch, self.dist.rank, 1))
@@ -229,18 +231,13 @@ class SupernetTrainer:
         progress.start_epoch(epoch)
         train_loss = run_epoch(ec, batches, steps, epoch * steps, progress.step, self.times)
         train_s = time.perf_counter() - t0
-        val = self.validate(self._grid(phase))
+        val = self.validate(grid)
         mean = sum(val.values()) / len(val) if val else None
         progress.end_epoch(train_loss, mean)
         return {"phase": phase.name, "phase_index": phase.index, "epoch": epoch,
                 "lr": ec.schedule((epoch + 1) * steps - 1), "train_loss": train_loss,
                 "images_per_s": steps * self.data.batch_size * self.dist.world_size / max(train_s, 1e-9),
                 "train_s": train_s, "val_mean": mean, "val": val}
-
-    def _grid(self, phase: Phase) -> list[Any]:
-        cfg = self.cfg
-        return validation_grid(phase.space, n_random=cfg.val_random, per_dim=cfg.val_per_dim,
-                               resolutions=cfg.val_resolutions, seed=derive_seed(self.seed, phase.index))
 
     def _keep_if_best(self, phase: Phase, epoch: int, mean: float | None, val: dict[str, float],
                       record_best: dict[str, Any]) -> bool:
