@@ -19,7 +19,7 @@ from natv2.train.config import PhaseOverride, TrainConfig
 from natv2.train.losses import aep_loss, distillation_loss, ensemble_logits, label_smoothed_ce, soft_ce, teacher_soft_labels
 from natv2.train.optim import WarmupCosine, make_sgd, param_groups
 from natv2.train.recipes import build_phases
-from natv2.train.validate import validation_grid
+from natv2.train.validate import capped_batches, validation_grid
 
 torch.set_num_threads(1)
 
@@ -204,6 +204,19 @@ def test_validation_grid_is_fixed_distinct_and_covers_extremes():
     assert by["min_ks@32"].ks[0] == 3 and by["min_ks@32"].d == (4,) * 5
     only_max = validation_grid(space.restrict(ks=(7,), e=(6,), d=(4,), nd=(5,)), n_random=0, per_dim=True, resolutions="max", seed=0)
     assert [e.label for e in only_max] == ["max@32"]
+
+
+def test_capped_validation_keeps_every_class_of_a_class_sorted_split_and_the_same_images():
+    """val_max_batches once read the first batches: on a class-sorted split, the first classes only."""
+    labels = torch.arange(4).repeat_interleave(50)  # 200 images, class-sorted, 4 classes
+    batches = [(labels[i : i + 25].float().reshape(-1, 1), labels[i : i + 25]) for i in range(0, 200, 25)]
+    rows: dict = {}
+    picked = torch.cat([y for _, y in capped_batches(batches, 2, rows)])
+    assert len(picked) == 50 and torch.bincount(picked).tolist() == [13, 13, 12, 12]
+    again = torch.cat([x.reshape(-1) for x, _ in capped_batches(batches, 2, rows)])
+    assert torch.equal(again, picked.float())  # cached rows: the same images every call
+    assert capped_batches(batches, None, rows) is batches
+    assert torch.equal(torch.cat([y for _, y in capped_batches(batches, 8, {})]), labels)  # the cap holds them all
 
 
 def test_a_source_gives_new_heads_for_a_new_class_count_and_keeps_the_body(tmp_path):

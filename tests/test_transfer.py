@@ -155,6 +155,23 @@ def test_config_resolution_refuses_bad_sources_and_a_transfer_recipe_without_one
     assert cfg.train.resolved_recipe() == "warmup"
 
 
+def test_a_transfer_preset_needs_no_source_where_nothing_is_left_to_train(tmp_path):
+    """Searching a given supernet, or resuming a run whose supernet is trained, keeps the preset's recipe."""
+    from natv2.io.artifacts import Layout
+    from natv2.pipeline.config import resolve_config
+
+    src = _saved_source(tmp_path)
+    given = resolve_config(preset="transfer-smoke", values={"search_stage.supernet": str(src.with_suffix(""))})
+    assert given.train.resolved_recipe() == "warmup"
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match="no source is given"):
+        resolve_config(preset="transfer-smoke", values={"run.run_dir": str(run)})
+    trained = Layout(run).trained_supernet
+    trained.parent.mkdir(parents=True)
+    trained.with_suffix(".json").write_text(src.with_suffix(".json").read_text())
+    assert resolve_config(preset="transfer-smoke", values={"run.run_dir": str(run)}).train.source is None
+
+
 def test_old_run_directories_with_init_from_still_load(tmp_path):
     from natv2.pipeline.config import resolve_config
 

@@ -3,6 +3,7 @@
 # that resumes when started again; runs one after another (each uses every core).
 #   SOURCE=runs/tin-source TARGET=imagenette docs/scripts/transfer_experiment.sh            # all arms
 #   ARMS="transfer scratch" SOURCE=... TARGET=cifar10 docs/scripts/transfer_experiment.sh
+# Arms: transfer, scratch, fixed-arch (the max subnet), fixed-subnet (one subnet of about natv2's pick's size).
 # The source itself: natv2 train-supernet --preset tiny-imagenet-cpu --run-dir runs/tin-source
 # Afterwards: python docs/scripts/transfer_summary.py --target imagenette --transfer runs/transfer/imagenette-transfer ...
 set -u
@@ -23,9 +24,15 @@ for arm in ${ARMS:-transfer scratch fixed-arch}; do
     transfer) cmd="run --preset transfer --source $SOURCE" ;;
     scratch) cmd="run --config docs/configs/transfer-scratch.yaml" ;;
     fixed-arch) cmd="train-supernet --resume --config docs/configs/transfer-fixed-arch.yaml --source $SOURCE" ;;
+    fixed-subnet) cmd="train-supernet --resume --config docs/configs/transfer-fixed-subnet.yaml --source $SOURCE" ;;
   esac
   t0=$(date +%s)
   # shellcheck disable=SC2086
   $NATV2 $cmd $DATA --set run.progress=false $EXTRA --run-dir "$run" > "$run.log" 2>&1
-  echo "$(date +%T) $TARGET-$arm exit $? after $(( $(date +%s) - t0 )) s"
+  rc=$?
+  if [ $rc = 0 ] && [ "$arm" = fixed-subnet ]; then  # its one subnet, fine-tuned from the source's weights
+    $NATV2 finetune "$run" >> "$run.log" 2>&1
+    rc=$?
+  fi
+  echo "$(date +%T) $TARGET-$arm exit $rc after $(( $(date +%s) - t0 )) s"
 done

@@ -26,14 +26,14 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from natv2.data.stratify import stratified_holdout
+from natv2.data.subset_batches import labels_of, select_rows, stratified_rows
 from natv2.errors import DataError
 from natv2.space import SubnetConfig
 
@@ -317,14 +317,14 @@ class SupernetEvaluator:
         keep = self._subset_rows(split, r)
         if keep is None:
             return self.data.eval_batches(r, split)
-        return _select_rows(self.data.eval_batches(r, split), keep)
+        return select_rows(self.data.eval_batches(r, split), keep)
 
     def _subset_rows(self, split: str, r: int) -> np.ndarray | None:
         """Sorted row indices of the `max_images` subset (fixed: the same for every resolution); None: all."""
         if self._subset is None:
-            labels = torch.cat([y.reshape(-1).cpu() for _, y in self.data.eval_batches(r, split)]).numpy()
-            self._subset = (np.arange(len(labels)) if self.max_images >= len(labels)
-                            else stratified_holdout(labels, self.max_images, seed=0)[1])
+            labels = labels_of(self.data.eval_batches(r, split))
+            rows = stratified_rows(labels, self.max_images)
+            self._subset = np.arange(len(labels)) if rows is None else rows
             self._subset_full = len(labels)
         return None if len(self._subset) == self._subset_full else self._subset
 
@@ -424,15 +424,3 @@ class SupernetEvaluator:
     def _chunks(self, x: Tensor, y: Tensor) -> Iterable[tuple[Tensor, Tensor]]:
         for i in range(0, len(x), self.batch_size):
             yield x[i : i + self.batch_size], y[i : i + self.batch_size]
-
-
-def _select_rows(batches: Iterable[tuple[Tensor, Tensor]], rows: np.ndarray) -> Iterator[tuple[Tensor, Tensor]]:
-    """The rows `rows` (sorted global indices) of a stream of (x, y) batches, batch by batch."""
-    start = 0
-    for x, y in batches:
-        n = int(y.shape[0])
-        lo, hi = np.searchsorted(rows, [start, start + n])
-        if hi > lo:
-            idx = torch.as_tensor(rows[lo:hi] - start, dtype=torch.long)
-            yield x[idx.to(x.device)], y[idx.to(y.device)]
-        start += n

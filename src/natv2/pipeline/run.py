@@ -74,7 +74,7 @@ def _outputs(stage: str) -> Callable[[], tuple[str, ...]]:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("train", "train the supernet (full net, then progressive shrinking)", _stage_run("train"),
+    Stage("train", "train the supernet (train.recipe: from scratch, or a source's warm-up)", _stage_run("train"),
           reads=("run", "data", "train"), outputs=_outputs("train"), skip=_given_supernet),
     Stage("search", "search (archive, surrogate, NSGA, adaptation)", _stage_run("search"), needs=("train",),
           reads=("search", "search_stage"), outputs=_outputs("search")),

@@ -101,12 +101,10 @@ def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None
 def _transfer_space(config: Any) -> tuple[Any, str] | None:
     """(space, description) of the source of `train.source`, checked against the `train` section; None when
     the run directory already holds the trained supernet (the source is not read again)."""
-    from natv2.io.artifacts import Layout
     from natv2.space import SearchSpace
     from natv2.train.build import resolve_checked_source
 
-    run_dir = config.run.run_dir
-    if run_dir and Layout(run_dir).trained_supernet.with_suffix(".json").is_file():
+    if _trained_here(config):
         return None
     source = resolve_checked_source(config.train)
     space = {**source.space, **{k: v for k, v in dict(config.train.space).items() if v is not None and k != "r"}}
@@ -143,10 +141,25 @@ def check_supernets(config: Any) -> None:
     narrowed_space_dict(space, stage.space, source)
 
 
-def check_transfer(train: Any) -> None:
-    """A transfer recipe needs a source to start from."""
+def _trained_here(config: Any) -> bool:
+    """Whether the run directory already holds its trained supernet (its source is not read again)."""
+    from natv2.io.artifacts import Layout
+
+    run_dir = config.run.run_dir
+    return bool(run_dir) and Layout(run_dir).trained_supernet.with_suffix(".json").is_file()
+
+
+def _trains_supernet(config: Any) -> bool:
+    """Whether a stage would still train: not when `search_stage.supernet` replaces training, nor after it."""
+    return not (config.search_stage.supernet or _trained_here(config))
+
+
+def check_transfer(config: Any) -> None:
+    """A transfer recipe needs a source to start from, when training is still to come (a run that searches a
+    given supernet, or fine-tunes after training, keeps the preset's recipe without naming the source)."""
+    train = config.train
     recipe = train.resolved_recipe()
-    if recipe in TRANSFER_RECIPES and not train.source:
+    if recipe in TRANSFER_RECIPES and not train.source and _trains_supernet(config):
         raise ConfigError(f"train.recipe '{recipe}' adapts a source supernet to this dataset, but no source is given",
                           "pass --source SOURCE (a natv2 run directory, supernet .safetensors or `ofa` .pth), "
                           "or train from scratch with --set train.recipe=auto")
@@ -185,7 +198,7 @@ def check_objectives(config: Any) -> None:
 def validate_run_config(config: Any) -> Any:
     """Every cross-section check above; returns `config` unchanged."""
     check_data(config.data)
-    check_transfer(config.train)
+    check_transfer(config)
     check_phase_names(config.train)
     check_objectives(config)
     check_supernets(config)

@@ -291,7 +291,9 @@ def run_search_stage(config: Any, run_path: str | Path, *, dist: Any = None, log
     supernet = supernet.to(dist.device).eval()
     space = search_space(supernet.space, stage.space, supernet.name, data.n_classes)
     scfg = resolve_search_config(search, seed)
-    fidelity = "" if stage.val_images is None else f", ranking on {stage.val_images} validation images (search_stage.val_images)"
+    n_val = len(splits.val)
+    fidelity = ("" if stage.val_images is None or stage.val_images >= n_val
+                else f", ranking on {stage.val_images} of {n_val} validation images (search_stage.val_images)")
     say(f"search: policy {scfg.policy}, objectives {list(scfg.objectives)}, supernet {source}, space r={list(space.r)}{fidelity}")
     events("start", {"policy": scfg.policy, "supernet": source, "objectives": list(scfg.objectives), "seed": seed})
 

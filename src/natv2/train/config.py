@@ -93,12 +93,14 @@ class TrainConfig:
     val_resolutions: Literal["minmax", "max", "all"] = field(default="minmax", metadata=key_help(
         "resolutions of the validation grid"))
     val_max_batches: int | None = field(default=None, metadata=key_help(
-        "cap on validation batches per subnet; null: the whole validation split"))
+        "validate each subnet on a class-stratified subset of as many images as this many evaluation batches "
+        "hold (the same images every epoch); null: the whole validation split"))
     phase_eval_split: Literal["none", "val", "test"] = field(default="none", metadata=key_help(
         "at the end of each phase, evaluate min, max and phase_eval_random subnets on this split"))
     phase_eval_random: int = field(default=10, metadata=key_help("random subnets of the end-of-phase evaluation"))
     phase_eval_max_batches: int | None = field(default=None, metadata=key_help(
-        "cap on batches of the end-of-phase evaluation; null: the whole split"))
+        "end-of-phase evaluation on a class-stratified subset of as many images as this many evaluation "
+        "batches hold; null: the whole split"))
     channels_last: bool = field(default=False, metadata=key_help(
         "NHWC memory format; off by default: with elastic (sliced) weights it measured slower for training "
         "(bench/train.py: 0.07-0.32x on an H100, 0.55x on CPU)"))

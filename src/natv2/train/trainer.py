@@ -32,7 +32,7 @@ from natv2.train.progress import Progress
 from natv2.train.recipes import Phase, build_phases
 from natv2.train.steps import EpochContext, LossSpec, SpaceSampler, StepTimes, derive_seed, run_epoch
 from natv2.train.teacher import TEACHER_POLICIES, Teacher, extract_max_teacher
-from natv2.train.validate import accuracy, calibrated_subnet, validation_grid
+from natv2.train.validate import accuracy, calibrated_subnet, capped_batches, validation_grid
 
 STATE_VERSION = 1
 EventSink = Callable[[str, dict[str, Any]], None]
@@ -94,6 +94,7 @@ class SupernetTrainer:
         self.autocast = make_autocast(cfg.amp, self.device)
         self.supernet_meta = dict(supernet_meta or {})
         self.times = StepTimes()
+        self._eval_rows: dict[str, dict[int, Any]] = {}  # split -> cap -> the capped evaluation's rows
 
     # ------------------------------------------------------------------ public
     def run(self, resume: bool = False) -> TrainResult:
@@ -352,8 +353,8 @@ class SupernetTrainer:
                 calib_cache[r] = self.data.calibration_batches(r)
             net = calibrated_subnet(self.supernet, entry.config, calib_cache[r], self.device, self.recalibrate,
                                     self.cfg.channels_last)
-            acc, _ = accuracy(net, self.data.eval_batches(r, split), self.device, channels_last=self.cfg.channels_last,
-                              autocast=self.autocast, max_batches=max_batches)
+            batches = capped_batches(self.data.eval_batches(r, split), max_batches, self._eval_rows.setdefault(split, {}))
+            acc, _ = accuracy(net, batches, self.device, channels_last=self.cfg.channels_last, autocast=self.autocast)
             out[entry.label] = acc
             del net
         merged: dict[str, float] = {}

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from natv2.data.subset_batches import labels_of, select_rows, stratified_rows
 from natv2.space import SearchSpace, SubnetConfig
 from natv2.train.recipes import ELASTIC_DIMS
 
@@ -62,14 +63,12 @@ def validation_grid(space: SearchSpace, *, n_random: int, per_dim: bool, resolut
 
 @torch.no_grad()
 def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: torch.device, *,
-             channels_last: bool, autocast: Callable[[], Any], max_batches: int | None = None) -> tuple[float, int]:
+             channels_last: bool, autocast: Callable[[], Any]) -> tuple[float, int]:
     """Top-1 accuracy (%) of a single-output network over `batches`, and the number of images."""
     net.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)  # summed where the logits are: one sync at the end
     total = 0
-    for i, (x, y) in enumerate(batches):
-        if max_batches is not None and i >= max_batches:
-            break
+    for x, y in batches:
         x = x.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -80,6 +79,21 @@ def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: t
         correct += (out.argmax(1) == y.to(out.device, non_blocking=True)).sum()
         total += int(y.numel())
     return (100.0 * int(correct) / total if total else float("nan")), total
+
+
+def capped_batches(batches: Iterable[tuple[Tensor, Tensor]], max_batches: int | None,
+                   rows: dict[int, np.ndarray | None]) -> Iterable[tuple[Tensor, Tensor]]:
+    """`batches`, or, with `max_batches`, a class-stratified subset of as many images as that many batches hold
+    (not the first batches: a class-sorted split would be judged on its first classes). `rows` caches the
+    subset per cap, so every subnet, epoch and resolution of a split is judged on the same images."""
+    if max_batches is None:
+        return batches
+    if max_batches not in rows:
+        batches = list(batches)
+        per_batch = int(batches[0][1].shape[0]) if batches else 0
+        rows[max_batches] = stratified_rows(labels_of(batches), max_batches * per_batch)
+    keep = rows[max_batches]
+    return batches if keep is None else select_rows(batches, keep)
 
 
 def calibrated_subnet(supernet: nn.Module, cfg: SubnetConfig, calib: Sequence[Tensor], device: torch.device,

@@ -31,7 +31,9 @@ def _run(ctx: CliContext) -> int:
         table = phase_eval_table(MetricsLog(lay.train_metrics).read())
         if table.count("\n") > 1:
             ctx.echo("\nend-of-phase evaluation (top-1 %):\n" + table)
-        ctx.echo(f"metrics: {lay.train_metrics}  plot: {lay.train_plot}")
+        written = [f"{what}: {f}" for what, f in (("metrics", lay.train_metrics), ("plot", lay.train_plot)) if f.is_file()]
+        if written:  # a recipe without phases (train.recipe=none) writes neither
+            ctx.echo("  ".join(written))
     return 0
 
 
