@@ -391,6 +391,19 @@ def test_cli_out_folder_keeps_links_working(full_run, tmp_path):
     assert not (full_run / "report").exists()
 
 
+def test_a_published_copy_stands_alone_and_shows_no_machine_path(full_run, tmp_path):
+    """A report committed or mailed without its run directory: every reference is its own figure, and neither
+    the run's absolute path nor the home folder appears (issue 22)."""
+    out_dir = tmp_path / "published"
+    rc, _, err = _cli("report", str(full_run), "--out", str(out_dir), "--publish")
+    assert rc == 0, err
+    html = (out_dir / "index.html").read_text(encoding="utf-8")
+    refs = [unquote(v) for k, v in parse(html).refs if not v.startswith("#")]
+    assert refs and all(r.startswith("figures/") and (out_dir / r).is_file() for r in refs)
+    assert str(full_run.resolve()) not in html and str(Path.home()) not in html
+    assert "model.onnx" in html  # the exported files are still named
+
+
 def test_rebuilding_after_a_stage_disappears_drops_its_stale_figures(full_run):
     first = generate_report(full_run)
     assert (full_run / "report" / "figures" / "hypervolume.png").exists()

@@ -103,6 +103,34 @@ def hv_of(run: dict, F: np.ndarray, objs: tuple[str, ...]) -> float:
     return hypervolume(F[:, cols], bounds_for(objs, run["bounds"]), run["ref"])
 
 
+def _stats(values) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": round(float(v.mean()), 5), "std": round(float(v.std()), 5), "seeds": int(v.size)}
+
+
+def summarise(runs: dict[str, list[dict]], final: dict[str, np.ndarray], grid: list[int], at_evals: dict[str, np.ndarray],
+              tgrid: list[float], at_times: dict[str, list[list[float]]]) -> dict:
+    """The figures a results file keeps: per policy, HV of all objectives (final, at equal new evaluations,
+    at equal wall time) as mean / std over seeds, the run time, and each pair's final difference."""
+    out: dict = {"policies": {}, "differences": []}
+    for p, rs in runs.items():
+        out["policies"][p] = {
+            "final_hv": _stats(final[p][:, -1]),
+            "hv_at_new_evaluations": {str(n): _stats(at_evals[p][:, k]) for k, n in enumerate(grid)},
+            "hv_at_minutes": {f"{t / 60:g}": _stats(v) for t, v in zip(tgrid, at_times[p]) if v},
+            "evaluations_new_plus_reevaluated": sorted({r["evals"] for r in rs}),
+            "seconds": round(float(np.mean([time_split(r)["total"] for r in rs])), 1),
+        }
+    names = list(runs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            fa, fb = final[a][:, -1], final[b][:, -1]
+            d, spread = float(fa.mean() - fb.mean()), float(fa.std() + fb.std())
+            out["differences"].append({"pair": f"{a} - {b}", "final_hv_difference": round(d, 5),
+                                       "sum_of_std": round(spread, 5), "exceeds_spread": abs(d) > spread})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+", type=Path, help="run directories named <prefix>-<policy>-<seed>")
@@ -110,6 +138,10 @@ def main() -> None:
     ap.add_argument("--fronts", type=Path, default=None, help="PNG: final fronts, accuracy against each cost")
     ap.add_argument("--json", type=Path, default=None,
                     help="write policy -> seed -> [{evaluations, hv}] per iteration (HV of all objectives)")
+    ap.add_argument("--summary-json", type=Path, default=None,
+                    help="write per policy: final HV, HV at equal new evaluations and at equal wall time (mean, std, "
+                         "seeds), seconds, and every pair's final difference against the seed spread")
+    ap.add_argument("--title", default="CIFAR-10", help="the dataset, in the HV plot's title")
     args = ap.parse_args()
     runs: dict[str, list[dict]] = defaultdict(list)
     for path in args.runs:
@@ -133,8 +165,9 @@ def main() -> None:
           "the count), mean ± std over seeds\n")
     print("| policy | " + " | ".join(f"{n} evals" for n in grid) + " |")
     print("|---" * (1 + len(grid)) + "|")
-    for p, rs in runs.items():
-        a = np.array([[hv_at(r["new_evals"], hv[p][full][j], n) for n in grid] for j, r in enumerate(rs)])
+    at_evals = {p: np.array([[hv_at(r["new_evals"], hv[p][full][j], n) for n in grid] for j, r in enumerate(rs)])
+                for p, rs in runs.items()}
+    for p, a in at_evals.items():
         print(f"| {p} | " + " | ".join(f"{m:.4f} ± {sd:.4f}" for m, sd in zip(a.mean(0), a.std(0))) + " |")
     # the same archives at equal wall time: cumulative seconds after each iteration, from the recorded timings
     ends = {p: [np.cumsum([sum(t.values()) for t in r["timings"][:n_it]]) for r in rs] for p, rs in runs.items()}
@@ -145,12 +178,11 @@ def main() -> None:
           "time; '-' before the first), mean ± std over seeds\n")
     print("| policy | " + " | ".join(f"{t / 60:.0f} min" for t in tgrid) + " |")
     print("|---" * (1 + len(tgrid)) + "|")
+    at_times = {p: [[float(hv[p][full][j][np.flatnonzero(ends[p][j] <= t)[-1]]) for j in range(len(rs)) if ends[p][j][0] <= t]
+                    for t in tgrid] for p, rs in runs.items()}
     for p, rs in runs.items():
-        cells = []
-        for t in tgrid:
-            v = [hv[p][full][j][np.flatnonzero(ends[p][j] <= t)[-1]] for j in range(len(rs)) if ends[p][j][0] <= t]
-            cells.append(f"{np.mean(v):.4f} ± {np.std(v):.4f}" + ("" if len(v) == len(rs) else f" ({len(v)} of {len(rs)})")
-                         if v else "-")
+        cells = [f"{np.mean(v):.4f} ± {np.std(v):.4f}" + ("" if len(v) == len(rs) else f" ({len(v)} of {len(rs)})")
+                 if v else "-" for v in at_times[p]]
         print(f"| {p} | " + " | ".join(cells) + " |")
     if all(r["evals"].endswith("+0") for rs in runs.values() for r in rs):  # no re-evaluation: one set of weights
         print(f"\nHV of ({', '.join(full)}) of EVERY subnet evaluated within the count (what the search found, "
@@ -204,6 +236,10 @@ def main() -> None:
                for p, rs in runs.items()}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1) + "\n")
+    if args.summary_json:
+        summary = summarise(runs, {p: hv[p][full] for p in runs}, grid, at_evals, tgrid, at_times)
+        args.summary_json.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_json.write_text(json.dumps(summary, indent=1) + "\n")
     print("\n| policy | best val top-1 (%) | final front size | surrogate Kendall tau (mean over iterations) |")
     print("|---|---|---|---|")
     for p, rs in runs.items():
@@ -231,7 +267,7 @@ def main() -> None:
             ax.set_ylabel("hypervolume (fixed reference)")
             ax.set_title(" / ".join(s))
             ax.legend(fontsize=8)
-        fig.suptitle("CIFAR-10: HV of the archive per iteration, mean and min-max over seeds")
+        fig.suptitle(f"{args.title}: HV of the archive per iteration, mean and min-max over seeds")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
     if args.fronts:

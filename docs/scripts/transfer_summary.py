@@ -1,6 +1,6 @@
 """Machine-readable summary of the transfer experiments (docs/results/transfer.json): the source
 supernet's one-time cost and accuracy, and per target the transfer run, the scratch run and the
-fixed-architecture run (conventional transfer learning): best post-processed test top-1, target-side
+fixed-architecture and fixed-subnet runs (conventional transfer learning): best post-processed test top-1, target-side
 minutes, fronts and the hypervolume of their test fronts on common bounds.
 
 Reads only the run directories' own records (events.jsonl, train/metrics.jsonl, search/final_test.json,
@@ -8,7 +8,10 @@ models/finetune.json) through docs/scripts/results_summary.py; one target per ca
 
     python docs/scripts/transfer_summary.py --source-run runs/tin-source --out docs/results/transfer.json
     python docs/scripts/transfer_summary.py --target imagenette --transfer runs/in-transfer \
-        --scratch runs/in-scratch --fixed-arch runs/in-fixed --out docs/results/transfer.json
+        --scratch runs/in-scratch --fixed-arch runs/in-fixed --fixed-subnet runs/in-fixed-subnet \
+        --out docs/results/transfer.json
+    python docs/scripts/transfer_summary.py --policies adapt=pa.json --policies noadapt=pn.json \
+        --out docs/results/transfer.json        # search_hv.py --summary-json files
 """
 
 from __future__ import annotations
@@ -82,6 +85,19 @@ def fixed_arch_summary(run: Path, phase: str | None = None) -> dict[str, Any]:
             "best_postprocessed_test_top1": row["max_top1"] if row else None, "target_minutes": minutes}
 
 
+def fixed_subnet_summary(run: Path) -> dict[str, Any]:
+    """One fixed subnet of the source with a new head, fine-tuned alone (docs/configs/transfer-fixed-subnet.yaml):
+    its two-step fine-tuning's test top-1, from models/finetune.json."""
+    done = json.loads((run / artifacts.REL_FINETUNE_SUMMARY).read_text())["subnets"][0]
+    minutes = round(sum(stage_minutes(read_jsonl(run / artifacts.EVENTS_FILE)).values()), 2)
+    return {"run": run.name, "name": done["name"], "subnet": done["subnet"],
+            "what": "one fixed subnet of the source (the largest uniform one with at most natv2's pick's params), "
+                    "new head, NATv2's two-step fine-tuning from the source's weights (no warm-up, no search)",
+            "params": done["params"], "epochs": done["e_star"],
+            "test_top1_inherited": round(100 * done["before"]["test"]["top1"], 2),
+            "best_postprocessed_test_top1": round(100 * done["after"]["test"]["top1"], 2), "target_minutes": minutes}
+
+
 def max_subnet_params(supernet: dict[str, Any]) -> int:
     from natv2.measure.costs import cost_model
     from natv2.space import SearchSpace
@@ -121,6 +137,10 @@ def main() -> None:
     ap.add_argument("--fixed-arch", type=Path, help="the target's fixed-architecture run directory")
     ap.add_argument("--fixed-arch-phase", default=None,
                     help="read the fixed architecture from this phase of --fixed-arch (e.g. full of a transfer run)")
+    ap.add_argument("--fixed-subnet", type=Path, help="the target's fixed-subnet run directory (transfer-fixed-subnet.yaml)")
+    ap.add_argument("--policies", action="append", default=[], metavar="KEY=FILE",
+                    help="a search_hv.py --summary-json file, kept as policies.KEY (repeatable)")
+    ap.add_argument("--policies-about", default=None, help="what the policy comparison ran on (policies.about)")
     ap.add_argument("--out", type=Path, required=True, help="JSON file to create or update")
     args = ap.parse_args()
     out: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -133,6 +153,8 @@ def main() -> None:
                 target[key] = fn(run)
         if args.fixed_arch is not None:
             target["fixed_arch"] = fixed_arch_summary(args.fixed_arch, args.fixed_arch_phase)
+        if args.fixed_subnet is not None:
+            target["fixed_subnet"] = fixed_subnet_summary(args.fixed_subnet)
         fronts = [target[k]["front"] for k in ("transfer", "scratch") if k in target]
         if fronts:
             top = 1.01 * max(f["params"] for front in fronts for f in front)
@@ -141,6 +163,15 @@ def main() -> None:
                     target[key]["test_front_hv"] = front_hv(target[key]["front"], top)
             target["hv_note"] = ("test_front_hv: hypervolume of the search's non-dominated subnets (test top-1 with "
                                  "inherited weights vs params / (1.01 x the largest params of both runs)), reference (1, 1.01)")
+    if args.policies:
+        if not isinstance(out.get("policies"), dict):
+            out["policies"] = {}
+        out.pop("policies_note", None)
+        for item in args.policies:
+            key, _, path = item.partition("=")
+            out["policies"][key] = json.loads(Path(path).read_text())
+        if args.policies_about:
+            out["policies"]["about"] = args.policies_about
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps({k: v for k, v in out.items() if k != "targets"}, indent=1)[:2000])

@@ -42,7 +42,9 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
 
 
 def generate_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-                    sections: Sequence[Section] = SECTIONS) -> Report:
+                    sections: Sequence[Section] = SECTIONS, *, publish: bool = False) -> Report:
+    """The report of `run_dir`; with `publish`, a copy that stands alone: no links into the run directory,
+    and no path of this machine (the run's folder shows as its name, the home folder as ~)."""
     files = RunFiles.open(run_dir)
     out_dir = Path(out) if out is not None else Layout(files.root).report
     try:
@@ -50,7 +52,7 @@ def generate_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     except OSError as err:
         raise RunDirError(f"cannot create the report folder '{out_dir}': {err.strerror or err}",
                           "choose a writable folder with --out") from None
-    ctx = ReportContext(files, out_dir)
+    ctx = ReportContext(files, out_dir, publish=publish)
     built: list[tuple[Section, SectionResult]] = []
     absent: list[tuple[str, str]] = []
     problems: list[str] = []
@@ -68,9 +70,23 @@ def generate_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         else:
             built.append((section, result))
     page = render_page(files, built, absent, problems)
+    if publish:
+        page = _without_machine_paths(page, files.root)
     _remove_stale_figures(ctx)
     index = atomic_write_text(out_dir / INDEX, page)
     return Report(index, list(ctx.figures), [s.id for s, r in built if not r.skipped], absent, problems)
+
+
+def _without_machine_paths(page: str, root: Path) -> str:
+    """`page` with the run directory's absolute path shown as its name and the home folder as ~."""
+    from html import escape
+
+    run = root.resolve()
+    for path, shown in ((run, run.name), (Path.home(), "~")):
+        for text in {str(path), escape(str(path))}:
+            if len(text) > 1:
+                page = page.replace(text, shown)
+    return page
 
 
 def _remove_stale_figures(ctx: ReportContext) -> None:

@@ -38,6 +38,7 @@ class SectionResult:
 class ReportContext:
     files: RunFiles
     out_dir: Path
+    publish: bool = False  # a copy to publish alone: no links into the run directory
     figures: list[Path] = field(default_factory=list)
     _cache: dict[str, tuple[bool, Any]] = field(default_factory=dict)
 
@@ -94,7 +95,10 @@ class ReportContext:
         return quote(Path(os.path.relpath(path, self.out_dir)).as_posix())
 
     def run_link(self, rel: str, text: str) -> Html:
-        """A link from the page to a file of the run directory, relative (works offline and when moved along)."""
+        """A link from the page to a file of the run directory, relative (works offline and when moved along);
+        for a published copy, which travels without the run directory, the file's name alone."""
+        if self.publish:
+            return tag("code", text, title=rel)
         href = quote(Path(os.path.relpath(self.files.root / rel, self.out_dir)).as_posix())
         return tag("a", text, href=href)
 

@@ -13,6 +13,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir_arg", nargs="?", metavar="RUN_DIR", help="the run directory (same as --run-dir)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help=f"folder for {REPORT_INDEX} and figures/ (default: RUN_DIR/{REPORT_DIR})")
+    parser.add_argument("--publish", action="store_true",
+                        help="a copy to publish on its own (with --out): file names instead of links into the run "
+                             "directory, and no path of this machine")
 
 
 def _run(ctx: CliContext) -> int:
@@ -23,7 +26,7 @@ def _run(ctx: CliContext) -> int:
     if not run_dir:
         raise RunDirError("no run directory given", "name the run: natv2 report RUN_DIR")
     try:
-        report = generate_report(run_dir, ctx.args.out)
+        report = generate_report(run_dir, ctx.args.out, publish=ctx.args.publish)
     except OSError as err:
         from natv2.errors import as_storage_error
 
@@ -57,6 +60,7 @@ COMMANDS = [
             "Stages that have not run are left out; a damaged file skips its section with a note (and a\n"
             "warning here). Works offline; safe to run while the run is still going."),
         epilog=("examples:\n  natv2 report runs/quickstart-20250101-120000\n"
-                f"  natv2 report RUN --out /tmp/run-report     (then open /tmp/run-report/{REPORT_INDEX})"),
+                f"  natv2 report RUN --out /tmp/run-report     (then open /tmp/run-report/{REPORT_INDEX})\n"
+                "  natv2 report RUN --out docs/results/run-report --publish"),
     )
 ]
