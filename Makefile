@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch lies on this kind of machine's disk; asking for it first keeps pip
-# from resolving a multi-GB CUDA build. Elsewhere pip fetches that version from PyPI.
+# torch: on Linux without an NVIDIA driver, the CPU build from PyTorch's own CPU wheel index (PyPI's
+# Linux wheel is the multi-GB CUDA build). Elsewhere, or when that index cannot be reached, whatever pip
+# resolves for TORCH_SPEC, and `make` says so: on macOS PyPI's wheel (CPU and Apple GPU), on a machine
+# with an NVIDIA GPU PyPI's CUDA build, on this project's machines the CPU wheel already on the disk.
 TORCH_SPEC ?= torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # Reference implementation used only by the equivalence tests (installed without its deps:
 # the parts we compare against never touch torchvision).
 OFA_SPEC ?= ofa==0.1.0.post202307202001
@@ -16,7 +19,17 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	@if [ "$$(uname -s)" != Linux ] || command -v nvidia-smi >/dev/null 2>&1; then \
+	  echo "installing $(TORCH_SPEC) as pip resolves it (not Linux, or an NVIDIA GPU: PyPI's build)"; \
+	  $(BIN)/pip install -q "$(TORCH_SPEC)"; \
+	elif $(BIN)/python -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=5)" >/dev/null 2>&1; then \
+	  echo "installing $(TORCH_SPEC), CPU build, from $(TORCH_CPU_INDEX)"; \
+	  $(BIN)/pip install -q "$(TORCH_SPEC)" --index-url "$(TORCH_CPU_INDEX)" --extra-index-url https://pypi.org/simple; \
+	else \
+	  echo "note: $(TORCH_CPU_INDEX) cannot be reached; installing $(TORCH_SPEC) as pip resolves it" \
+	       "(a local CPU wheel where pip is configured with one, else PyPI's CUDA build on Linux)"; \
+	  $(BIN)/pip install -q "$(TORCH_SPEC)"; \
+	fi
 	$(BIN)/pip install -q -e .
 
 install-test: install system-test-deps
