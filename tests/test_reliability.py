@@ -203,6 +203,8 @@ BAD_SETTINGS = [
     ("search.objectives=[err,latency_ms]", "names ['latency_ms'], which natv2 does not know", "--set 'search.objectives=[err,params]'"),
     ("search.objectives=[err,lut_latency]", "needs a latency table", "--set search_stage.latency_table=PATH"),
     ("train.phase_overrides.kernl.epochs=2", "names phase(s) ['kernl'] that recipe 'eps' does not have", "kernel"),
+    ("search.surrogate=lgbn", "unknown surrogate 'lgbn'", "lgbm"),
+    ("search.surrogate_params.leaves=8", "surrogate 'lgbm' has no parameter(s) ['leaves']", "num_leaves"),
 ]
 
 

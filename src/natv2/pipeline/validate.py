@@ -195,11 +195,23 @@ def check_objectives(config: Any) -> None:
                           "build one with natv2 latency-table PATH and --set search_stage.latency_table=PATH")
 
 
+def check_surrogate(config: Any) -> None:
+    """The surrogate the search will fit (the policy's, unless search.surrogate names one) exists and takes
+    search.surrogate_params: building it, unfitted, is cheap; an unknown name or parameter is a ConfigError."""
+    from natv2.predictors import create
+    from natv2.search.stage import resolve_search_config
+
+    search = resolve_search_config(config.search, int(config.run.seed))
+    if search.surrogate is not None:
+        create(search.surrogate, **dict(search.surrogate_params))
+
+
 def validate_run_config(config: Any) -> Any:
     """Every cross-section check above; returns `config` unchanged."""
     check_data(config.data)
     check_transfer(config)
     check_phase_names(config.train)
     check_objectives(config)
+    check_surrogate(config)
     check_supernets(config)
     return config
