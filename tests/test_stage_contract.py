@@ -29,3 +29,47 @@ def test_the_pipeline_runs_the_stage_functions_in_order():
     assert [s.name for s in STAGES] == list(STAGE_PACKAGES)
     for stage in STAGES:
         assert stage.runner.__qualname__ == f"natv2.{stage.name}.stage.run"
+
+
+# ---------------------------------------------------------------------- producer-owned outputs
+SRC = __import__("pathlib").Path(__file__).resolve().parents[1] / "src" / "natv2"
+
+
+def test_a_fine_tuned_models_record_is_read_only_through_its_class():
+    """models/<name>/result.json has one owner (natv2.finetune.result.FineTuneResult): no other module names
+    the file, and no module outside the finetune package indexes a result's score dictionaries by key."""
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        text = path.read_text(encoding="utf-8")
+        if rel.startswith("finetune/") or rel == "io/artifacts.py":
+            continue
+        assert "FINETUNE_RESULT" not in text, f"{rel} names the fine-tuning record's file; use FineTuneResult"
+        for key in ('get("after"', 'get("before"', '["after"]', '["before"]'):
+            assert key not in text, f"{rel} indexes a fine-tuning result by key ({key}); use FineTuneResult"
+
+
+def test_a_fine_tune_result_round_trips_and_a_foreign_file_is_a_clear_error(tmp_path):
+    from natv2.errors import RunDirError
+    from natv2.finetune.result import FineTuneResult
+
+    doc = {"name": "r32-w1-x1-abc", "variant": "single", "subnet": {"r": 32}, "supernet": "ofav2_ee_d", "n_classes": 10,
+           "resolution": 32, "params": 1000, "macs": 20000, "e_star": 3, "search": {"iteration": 2},
+           "before": {"test": {"top1": 0.5}}, "after": {"test": {"top1": 0.6}}, "seconds": {"total": 4.0}}
+    folder = tmp_path / "models" / doc["name"]
+    folder.mkdir(parents=True)
+    FineTuneResult.write(folder, doc, history=[{"epoch": 1}])
+    got = FineTuneResult.read(folder)
+    assert (got.test_after["top1"], got.test_before["top1"], got.search_iteration, got.seconds_total) == (0.6, 0.5, 2, 4.0)
+    assert got.to_dict() == doc and FineTuneResult.folders(tmp_path / "models") == [folder]
+    with pytest.raises(RunDirError, match="not a fine-tuning result"):
+        FineTuneResult.write(folder, {"name": "x"}, history=[])
+
+
+def test_the_report_reads_a_run_without_torch():
+    """The report is built from files alone (a machine without torch's weight could render it)."""
+    import subprocess
+    import sys
+
+    code = "import sys, natv2.report.build, natv2.report.sections; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

@@ -20,8 +20,9 @@ from natv2.export.exporter import META_FILE, ExportRecord, export_model, output_
 from natv2.export.metadata import model_metadata
 from natv2.io.atomic import atomic_write_json, read_json
 
+from natv2.finetune.result import FineTuneResult
 from natv2.io.artifacts import EXPORT_SUMMARY as SUMMARY_FILE
-from natv2.io.artifacts import FINETUNE_RESULT, FINETUNED_STEM, stamp
+from natv2.io.artifacts import FINETUNED_STEM, stamp
 
 
 def measure(model: nn.Module, resolution: int, cfg: ExportConfig) -> dict[str, Any] | None:
@@ -37,7 +38,7 @@ def measure(model: nn.Module, resolution: int, cfg: ExportConfig) -> dict[str, A
 
 def finetuned_jobs(models_dir: Path) -> list[Path]:
     """Job folders the finetune stage finished, in name order."""
-    return sorted(p.parent for p in models_dir.glob(f"*/{FINETUNE_RESULT}"))
+    return FineTuneResult.folders(models_dir)
 
 
 def _done(folder: Path, cfg: ExportConfig) -> bool:
@@ -67,30 +68,29 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
                           "run `natv2 finetune` first, or export inherited subnets with --set export.source=inherited")
     records = []
     for i, folder in enumerate(jobs, start=1):
-        result = read_json(folder / FINETUNE_RESULT)
+        result = FineTuneResult.read(folder)
         if _done(folder, cfg):
             log(f"[{i}/{len(jobs)}] {folder.name}: already exported, skipped")
             records.append(_summary(folder, read_json(folder / META_FILE)))
             continue
         log(f"[{i}/{len(jobs)}] {folder.name}: exporting {', '.join(cfg.formats)}")
         model = load_model(folder / FINETUNED_STEM)
-        test = result.get("after", {}).get("test")
+        test, before = result.test_after, result.test_before
         accuracy = None if test is None else {
             "top1": test["top1"], "split": "test", "n": test.get("n"), "weights": "finetuned",
-            "before_finetune": (result.get("before", {}).get("test") or {}).get("top1"),
+            "before_finetune": (before or {}).get("top1"),
             "note": "test split measured once, after fine-tuning; E* chosen on the validation split",
         }
         meta = model_metadata(
-            name=folder.name, subnet=result["subnet"], supernet=result.get("supernet") or "", n_classes=result["n_classes"],
-            resolution=result["resolution"], variant=result["variant"], outputs=list(output_names(model)),
-            params=result["params"], macs=result["macs"], accuracy=accuracy,
-            latency=measure(model, result["resolution"], cfg),
-            source={**dict(source), "iteration": (result.get("search") or {}).get("iteration"), "weights": "finetuned",
-                    "e_star": result.get("e_star")},
-            exits=result.get("exits"), exit_output_weights=(result.get("exit_weights") or {}).get("beta"),
+            name=folder.name, subnet=result.subnet, supernet=result.supernet or "", n_classes=result.n_classes,
+            resolution=result.resolution, variant=result.variant, outputs=list(output_names(model)),
+            params=result.params, macs=result.macs, accuracy=accuracy,
+            latency=measure(model, result.resolution, cfg),
+            source={**dict(source), "iteration": result.search_iteration, "weights": "finetuned", "e_star": result.e_star},
+            exits=result.exits, exit_output_weights=result.exit_output_weights,
             extra=extra,
         )
-        inputs = inputs_for(result["resolution"]) if inputs_for else None
+        inputs = inputs_for(result.resolution) if inputs_for else None
         record = export_model(model, folder, meta, cfg, inputs=inputs)
         records.append(_summary(folder, read_json(folder / META_FILE)))
         log(f"    parity (max abs diff): {record.max_abs_diff:.2e}")

@@ -91,7 +91,7 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
     threads and records the stage's start and done)."""
     from natv2.export.preprocessing import dataset_metadata
     from natv2.export.runner import export_finetuned, export_inherited
-    from natv2.supernets.source import read_source_record, source_summary
+    from natv2.io.source_record import read_source_record, source_summary
 
     ex = config.export
     splits = _splits_or_none(config, log)

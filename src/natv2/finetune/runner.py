@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from torch import nn
 
-from natv2.errors import ConfigError
+from natv2.errors import ConfigError, RunDirError
 from natv2.supernets.bundle import save_bundle
 from natv2.finetune import loop
 from natv2.finetune.build import builder, multi_exit_ok
@@ -24,11 +24,11 @@ from natv2.finetune.config import FinetuneConfig
 from natv2.finetune.costs import subnet_cost
 from natv2.finetune.objectives import MultiExitObjective, SingleExitObjective
 from natv2.finetune.protocol import FinetuneData, OptimSpec, TwoStepFinetuner
+from natv2.finetune.result import FineTuneResult
 from natv2.finetune.selection import Candidate
 from natv2.finetune.weights import exit_weights
-from natv2.io.atomic import atomic_write_json, read_json
+from natv2.io.atomic import atomic_write_json
 
-from natv2.io.artifacts import FINETUNE_RESULT as RESULT_FILE
 from natv2.io.artifacts import FINETUNE_SUMMARY as SUMMARY_FILE
 from natv2.io.artifacts import FINETUNED_STEM as WEIGHTS_STEM
 from natv2.io.artifacts import stamp
@@ -97,7 +97,7 @@ class FinetuneRunner:
         return self.out / job.name
 
     def is_done(self, job: FinetuneJob) -> bool:
-        return (self.job_dir(job) / RESULT_FILE).is_file()
+        return FineTuneResult.exists(self.job_dir(job))
 
     def _finetuner(self, job: FinetuneJob) -> TwoStepFinetuner:
         cfg = self.cfg
@@ -147,17 +147,17 @@ class FinetuneRunner:
         meta = {"natv2_finetune": {k: summary[k] for k in ("name", "variant", "subnet", "supernet", "n_classes",
                                                           "resolution", "params", "macs", "e_star", "after", "before")}}
         save_bundle(model, folder / WEIGHTS_STEM, meta)
-        atomic_write_json(folder / RESULT_FILE, {**summary, "history": result.history})
+        FineTuneResult.write(folder, summary, result.history)
         return summary
 
     def finished_results(self) -> list[dict[str, Any]]:
         """Every job result in the models folder (without its per-epoch history), by folder name."""
         out = []
-        for path in sorted(self.out.glob(f"*/{RESULT_FILE}")):
-            result = read_json(path)
-            if isinstance(result, dict) and "name" in result and "variant" in result:
-                result.pop("history", None)
-                out.append(result)
+        for folder in FineTuneResult.folders(self.out):
+            try:
+                out.append(FineTuneResult.read(folder).to_dict())
+            except (RunDirError, ValueError):  # a damaged record: that model is not listed (re-running redoes it)
+                continue
         return out
 
     def run(self, cands: Sequence[Candidate]) -> dict[str, Any]:
@@ -167,8 +167,7 @@ class FinetuneRunner:
         for i, job in enumerate(jobs, start=1):
             if self.is_done(job):
                 self.log(f"[{i}/{len(jobs)}] {job.name}: already fine-tuned, skipped")
-                result = read_json(self.job_dir(job) / RESULT_FILE)
-                result.pop("history", None)
+                result = FineTuneResult.read(self.job_dir(job)).to_dict()
             else:
                 self.log(f"[{i}/{len(jobs)}] {job.name}: fine-tuning ({job.variant})")
                 result = self.run_job(job)

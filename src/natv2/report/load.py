@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from natv2.errors import RunDirError
+from natv2.finetune.result import FineTuneResult
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
 
@@ -221,7 +223,7 @@ class ModelRow:
     name: str
     variant: str
     config: dict[str, Any] | None
-    finetune: dict[str, Any] | None = None
+    finetune: FineTuneResult | None = None
     export: dict[str, Any] | None = None  # the export.json summary entry
     meta: dict[str, Any] | None = None  # models/<folder>/meta.json (latency details, parity)
     files: dict[str, str] = field(default_factory=dict)  # label -> path relative to the run directory
@@ -246,8 +248,8 @@ def load_models(files: RunFiles) -> ModelsData | None:
         _require(isinstance(ft, dict) and isinstance(ft.get("subnets"), list), FINETUNE_SUMMARY, "has no 'subnets' list")
         for i, s in enumerate(ft["subnets"]):
             _require(isinstance(s, dict) and isinstance(s.get("name"), str), FINETUNE_SUMMARY, f"subnet {i} has no name")
-            rows[s["name"]] = ModelRow(s["name"], s["name"], str(s.get("variant", "single")),
-                                       s.get("subnet") if isinstance(s.get("subnet"), dict) else None, finetune=s)
+            result = _finetune_result(s, i)
+            rows[result.name] = ModelRow(result.name, result.name, result.variant, result.subnet, finetune=result)
     if ex is not None:
         _require(isinstance(ex, dict) and isinstance(ex.get("models"), list), EXPORT_SUMMARY, "has no 'models' list")
         for i, m in enumerate(ex["models"]):
@@ -268,6 +270,14 @@ def load_models(files: RunFiles) -> ModelsData | None:
     skipped = list((ft or {}).get("skipped") or [])
     tolerance = (ex or {}).get("tolerance")
     return ModelsData(list(rows.values()), skipped, tolerance, ft is not None, ex is not None)
+
+
+def _finetune_result(doc: dict[str, Any], i: int) -> FineTuneResult:
+    """One entry of finetune.json, through the finetune stage's own reader (its damage skips the section)."""
+    try:
+        return FineTuneResult.from_dict(doc, f"subnet {i}")
+    except RunDirError as err:
+        raise DamagedFile(FINETUNE_SUMMARY, err.problem) from None
 
 
 # Formats linked from the models table, in this order; others (e.g. the JSON that goes with the safetensors

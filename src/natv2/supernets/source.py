@@ -23,9 +23,9 @@ from typing import Any, Mapping, Sequence
 
 from natv2.errors import CheckpointError, ConfigError
 from natv2.io.artifacts import REL_TRAINED_SUPERNET
+from natv2.io.source_record import SOURCE_FORMAT, describe_source, read_source_record, source_summary
 
 OFA_SUFFIXES = (".pth", ".tar", ".pt")
-SOURCE_FORMAT = "natv2-transfer-source"
 OFA_FAMILY = "ofa_mbv3"
 OFA_DATASET = "imagenet"
 OFA_RESOLUTIONS = (128, 160, 192, 224)  # OFA's ImageNet training resolutions (elastic, 128-224 px)
@@ -282,21 +282,6 @@ def write_source_record(run_path: str | Path, source: Source, target: Mapping[st
     return path
 
 
-def read_source_record(run_path: str | Path) -> dict[str, Any] | None:
-    """The source record of a transfer run, or None for a run that trained from scratch."""
-    from natv2.io.artifacts import Layout
-    from natv2.supernets.checkpoint import _read_json_object
-
-    path = Layout(run_path).transfer_source
-    if not path.is_file():
-        return None
-    doc = _read_json_object(path, "transfer source record", "restore it, or start the run again")
-    if doc.get("format") != SOURCE_FORMAT:
-        raise CheckpointError(f"{path} is not a natv2 transfer source record (format={doc.get('format')!r})",
-                              "restore it, or start the run again")
-    return doc
-
-
 def check_same_source(run_path: str | Path, source: Source) -> None:
     """Refuse to resume a transfer run whose source file changed since it started (the hash differs)."""
     recorded = read_source_record(run_path)
@@ -305,21 +290,3 @@ def check_same_source(run_path: str | Path, source: Source) -> None:
             f"the source {source.named or source.weights} is not the one this run started from: its SHA-256 is "
             f"{source.sha256[:16]}..., the run recorded {str(recorded.get('sha256'))[:16]}... ({recorded.get('path')})",
             "resume with the original source file, or start a new run directory")
-
-
-def source_summary(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a source record an exported model carries: what it was transferred from."""
-    keys = ("dataset", "n_classes", "supernet", "width_mult", "resolutions", "sha256", "path", "kind")
-    return {k: record.get(k) for k in keys}
-
-
-def describe_source(record: Mapping[str, Any]) -> str:
-    """One line for people: the source's dataset and classes, family, resolutions and hash."""
-    target = record.get("target") or {}
-    parts = [f"{record.get('dataset') or 'unknown dataset'} ({record.get('n_classes')} classes)",
-             f"{record.get('supernet')} ×{record.get('width_mult')}",
-             f"trained at {', '.join(str(r) for r in record.get('resolutions') or [])} px",
-             f"here at {', '.join(str(r) for r in (target.get('space') or {}).get('r') or [])} px" if target else "",
-             f"warm-up recipe {target.get('recipe')}" if target.get("recipe") else "",
-             f"sha256 {str(record.get('sha256'))[:12]}", str(record.get("path") or "")]
-    return " · ".join(p for p in parts if p)

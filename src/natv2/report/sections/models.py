@@ -23,7 +23,7 @@ def accuracies(row: ModelRow, split: str) -> tuple[float | None, float | None]:
     """(inherited, fine-tuned) top-1 on `split`, from the fine-tune result, else the export metadata."""
     before = after = None
     if row.finetune is not None:
-        before, after = _top1(row.finetune.get("before"), split), _top1(row.finetune.get("after"), split)
+        before, after = _top1(row.finetune.before, split), _top1(row.finetune.after, split)
     acc = (row.export or {}).get("accuracy") or (row.meta or {}).get("accuracy")
     if isinstance(acc, dict) and acc.get("split") == split and is_number(acc.get("top1")):
         if acc.get("weights") == "inherited" and before is None:
@@ -41,7 +41,9 @@ def report_split(rows: list[ModelRow]) -> str:
 
 
 def _cost(row: ModelRow, key: str) -> float | None:
-    for src in (row.finetune, row.export, row.meta):
+    if row.finetune is not None and key in ("params", "macs"):
+        return float(getattr(row.finetune, key))
+    for src in (row.export, row.meta):
         if src is not None and is_number(src.get(key)):
             return float(src[key])
     return None
@@ -70,7 +72,7 @@ def latency_conditions(lat: dict[str, Any]) -> str:
 
 def _describe(row: ModelRow) -> str:
     """Variant and where it classifies: 'single exit, stage 3', 'multi-exit (AEP), stages 1–3'."""
-    exits = (row.finetune or {}).get("exits") or (row.meta or {}).get("exits")
+    exits = (row.finetune.exits if row.finetune else None) or (row.meta or {}).get("exits")
     if row.variant == "multi_exit" and exits:
         return f"{VARIANTS['multi_exit']}, exits after stages {exits[0]}–{exits[-1]}"
     where = exit_label(row.config)
@@ -78,7 +80,7 @@ def _describe(row: ModelRow) -> str:
 
 
 def _search_accuracy(row: ModelRow, search: SearchData | None) -> float | None:
-    acc = ((row.finetune or {}).get("search") or {}).get("accuracy")
+    acc = row.finetune.search.get("accuracy") if row.finetune else None
     if is_number(acc):
         return float(acc)
     if search is not None and row.config is not None:
@@ -131,14 +133,14 @@ class ModelsSection:
             if lat and not shared:
                 lat_cell = join([fmt(lat["median_ms"]), tag("span", latency_conditions(lat), class_="sub")])
             diff = (row.export or {}).get("max_abs_diff")
-            res = (row.config or {}).get("r") or (row.finetune or {}).get("resolution") or (row.meta or {}).get("resolution")
+            res = (row.config or {}).get("r") or (row.finetune.resolution if row.finetune else None) or (row.meta or {}).get("resolution")
             rows.append([
                 k, tag("span", "★", class_="pick-badge", title="high trade-off pick of the search") if pick else "",
                 join([tag("code", row.name),
                       tag("span", f"{res} px · " if res else "", _describe(row), class_="sub")]),
                 pct(_search_accuracy(row, search)), pct(before), pct(after),
                 signed_pp(after - before) if before is not None and after is not None else "–",
-                (row.finetune or {}).get("e_star", "–"),
+                row.finetune.e_star if row.finetune and row.finetune.e_star is not None else "–",
                 mega(_cost(row, "params")), mega(_cost(row, "macs"), 1), lat_cell,
                 f"{diff:.1e}" if is_number(diff) else "–",
                 ctx.links(list(row.files.items())) if row.files else "–",

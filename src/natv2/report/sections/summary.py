@@ -10,7 +10,7 @@ from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
 from natv2.report.units import duration, is_number, unit_for
-from natv2.supernets.source import describe_source, read_source_record
+from natv2.io.source_record import describe_source, read_source_record
 
 # Stages in pipeline order, with the files that show their output when the event log does not.
 STAGES = tuple((name, title, STAGE_FILES[name]) for name, title in (
@@ -188,7 +188,7 @@ class SummarySection:
         try:
             models = ctx.models()
             if models is not None and models.has_finetune:
-                secs = [(r.finetune or {}).get("seconds", {}).get("total") for r in models.rows]
+                secs = [r.finetune.seconds_total for r in models.rows if r.finetune is not None]
                 secs = [s for s in secs if is_number(s)]
                 if secs:
                     out["finetune"] = f"{duration(sum(secs))} ({len(secs)} jobs)"

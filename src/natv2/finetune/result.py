@@ -1,0 +1,95 @@
+"""`FineTuneResult`: the record of one fine-tuned model (models/<name>/result.json).
+
+The finetune stage writes it and every other stage reads it through this class, so the file's keys
+have one owner: export asks for `test_after` and `search_iteration`, not for nested dictionary keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from natv2.errors import RunDirError
+from natv2.io.artifacts import FINETUNE_RESULT
+from natv2.io.atomic import atomic_write_json, read_json
+
+Score = Mapping[str, Any]  # {"split", "top1" (a fraction), "loss", "n"}
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    """One (subnet, variant) the two-step protocol finished: what it is, its costs and its scores."""
+
+    name: str
+    variant: str
+    subnet: dict[str, Any]
+    supernet: str | None
+    n_classes: int
+    resolution: int
+    params: int
+    macs: int
+    e_star: int | None
+    before: dict[str, Score] = field(default_factory=dict)  # split -> score, inherited weights
+    after: dict[str, Score] = field(default_factory=dict)  # split -> score, fine-tuned weights
+    search: dict[str, Any] = field(default_factory=dict)  # where the search found it
+    exits: list[int] | None = None  # multi-exit variant only
+    exit_weights: dict[str, Any] | None = None  # multi-exit variant only: ordering, alpha, beta
+    record: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the whole file
+
+    @property
+    def test_before(self) -> Score | None:
+        return self.before.get("test")
+
+    @property
+    def test_after(self) -> Score | None:
+        return self.after.get("test")
+
+    @property
+    def search_iteration(self) -> int | None:
+        return self.search.get("iteration")
+
+    @property
+    def seconds_total(self) -> float | None:
+        """Wall seconds the job took (both steps and the test), as the runner timed it."""
+        return (self.record.get("seconds") or {}).get("total")
+
+    @property
+    def exit_output_weights(self) -> list[float] | None:
+        return None if self.exit_weights is None else self.exit_weights.get("beta")
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], where: str = "result") -> "FineTuneResult":
+        try:
+            return cls(name=doc["name"], variant=doc["variant"], subnet=dict(doc["subnet"]), supernet=doc.get("supernet"),
+                       n_classes=int(doc["n_classes"]), resolution=int(doc["resolution"]), params=int(doc["params"]),
+                       macs=int(doc["macs"]), e_star=doc.get("e_star"), before=dict(doc.get("before") or {}),
+                       after=dict(doc.get("after") or {}), search=dict(doc.get("search") or {}), exits=doc.get("exits"),
+                       exit_weights=doc.get("exit_weights"), record={k: v for k, v in doc.items() if k != "history"})
+        except (KeyError, TypeError, ValueError) as err:
+            raise RunDirError(f"{where} is not a fine-tuning result ({type(err).__name__}: {err})",
+                              "re-run `natv2 finetune` for that model (delete its folder first)") from None
+
+    @classmethod
+    def read(cls, folder: str | Path) -> "FineTuneResult":
+        path = Path(folder) / FINETUNE_RESULT
+        return cls.from_dict(read_json(path), str(path))
+
+    @staticmethod
+    def exists(folder: str | Path) -> bool:
+        return (Path(folder) / FINETUNE_RESULT).is_file()
+
+    @staticmethod
+    def folders(models_dir: str | Path) -> list[Path]:
+        """Model folders holding a finished result, in name order."""
+        return sorted(p.parent for p in Path(models_dir).glob(f"*/{FINETUNE_RESULT}"))
+
+    @staticmethod
+    def write(folder: str | Path, summary: Mapping[str, Any], history: Any) -> None:
+        """Write a model's record (its summary and per-epoch history), atomically; checked by reading it back."""
+        FineTuneResult.from_dict(summary, str(folder))
+        atomic_write_json(Path(folder) / FINETUNE_RESULT, {**summary, "history": history})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as written (without the per-epoch history)."""
+        return dict(self.record)
