@@ -12,7 +12,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # the parts we compare against never touch torchvision).
 OFA_SPEC ?= ofa==0.1.0.post202307202001
 
-.PHONY: install install-test system-test-deps quickstart test test-fast mutation clean
+.PHONY: install install-test system-test-deps quickstart test test-fast docs mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ quickstart: install
 test: install-test
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q -m slow
+
+## The API reference, built offline from the docstrings into build/docs (open build/docs/index.html).
+## Strict: a broken reference or a public name without a docstring fails it (tests/test_api_docs.py too).
+docs: install
+	$(BIN)/pip install -q -e ".[docs]"
+	$(BIN)/sphinx-build -W --keep-going -n -q -b html docs/api build/docs
+	@echo "API reference: build/docs/index.html"
 
 ## Default tier only (under 10 minutes on 2 cores).
 test-fast: install-test

@@ -17,6 +17,7 @@ from __future__ import annotations
 from natv2.lazy import lazy_getattr
 
 __version__ = "0.1.0"
+"""The installed natv2 version (also in every run directory's and exported model's metadata)."""
 
 # public name -> (module, attribute in it)
 _EXPORTS: dict[str, tuple[str, str]] = {

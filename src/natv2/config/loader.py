@@ -22,6 +22,7 @@ def config_file_layers(path: str | os.PathLike[str]) -> list[Layer]:
 
 
 def dict_layers(data: Mapping[str, Any], origin: str = "the given settings") -> list[Layer]:
+    """Config layers (preset chain included) of a settings mapping, as `resolve_config` stacks them."""
     return layers_from_data(data, origin, None, preset_layers)
 
 

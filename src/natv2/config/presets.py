@@ -22,6 +22,7 @@ _PRESET_SUFFIX = ".yaml"
 
 @dataclass(frozen=True)
 class PresetInfo:
+    """One shipped preset: its name, one-line description and the YAML file it is read from."""
     name: str
     description: str
     location: str
@@ -36,6 +37,7 @@ def _preset_file(name: str) -> Traversable:
 
 
 def preset_names() -> list[str]:
+    """Names of the shipped presets (the YAML files in natv2/config/presets), sorted."""
     folder = _preset_dir()
     if not folder.is_dir():
         return []
@@ -67,6 +69,7 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def list_presets() -> list[PresetInfo]:
+    """Every shipped preset with its description, by name (what `natv2 presets` prints)."""
     out = []
     for name in preset_names():
         data = _read(name)

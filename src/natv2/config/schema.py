@@ -55,6 +55,7 @@ _Dumper.add_representer(list, _represent_list)
 
 
 def dump_yaml(data: Any, header: str | None = None) -> str:
+    """YAML text of a config in key order (not sorted), with `header` as leading comment lines."""
     text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     if header:
         text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text
@@ -123,13 +124,14 @@ def volatile_keys(cls: type) -> set[str]:
 
 @dataclass(frozen=True)
 class Change:
+    """One leaf setting that differs between two configs: its dotted key, the old value and the new one."""
     key: str
     old: Any
     new: Any
 
 
 def diff(old: Any, new: Any, ignore: set[str] | frozenset[str] = frozenset()) -> list[Change]:
-    """Leaf keys whose values differ between two configs (or plain dicts), skipping `ignore`d keys."""
+    """Leaf keys whose values differ between two configs (or plain dicts), skipping the keys in `ignore`."""
     a = flatten(old if isinstance(old, Mapping) else to_dict(old))
     b = flatten(new if isinstance(new, Mapping) else to_dict(new))
     missing = object()

@@ -262,6 +262,7 @@ class EvalTransform:
 
 
 def make_train_transform(cfg: DataConfig, mean: Sequence[float], std: Sequence[float]) -> TrainTransform:
+    """The training augmentation of `cfg` (its crop, flips, normalisation), as one batched transform."""
     try:
         crop = CROPS[cfg.augment](cfg)
     except KeyError:
@@ -276,6 +277,7 @@ def eval_mode(cfg: DataConfig, native_size: Size) -> str:
 
 
 def make_eval_transform(cfg: DataConfig, mean: Sequence[float], std: Sequence[float], native_size: Size) -> EvalTransform:
+    """The evaluation transform of `cfg` (resize or crop to the requested resolution, then normalise)."""
     mode = eval_mode(cfg, native_size)
     try:
         strategy = EVAL_RESIZES[mode](cfg)

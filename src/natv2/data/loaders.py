@@ -177,6 +177,8 @@ def train_loader(
     world_size: int = 1,
     batch_size: int | None = None,
 ) -> TrainLoader:
+    """A seeded, rank-sharded training loader of `splits.train` with `cfg`'s augmentation, drawing a resolution per
+    batch."""
     transform = make_train_transform(cfg, splits.mean, splits.std)
     return TrainLoader(
         splits.train, transform, batch_size or cfg.batch_size, resolution=resolutions, seed=seed,
@@ -197,5 +199,6 @@ def eval_loader(
 
 
 def calibration_sampler(splits: DatasetSplits, cfg: DataConfig, *, seed: int = 0) -> CalibrationSampler:
+    """The fixed BN-recalibration subset of the training split (training transform, seeded)."""
     transform = make_train_transform(cfg, splits.mean, splits.std)
     return CalibrationSampler(splits.train, transform, cfg.calib_size, cfg.calib_batch_size, seed)

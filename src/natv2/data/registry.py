@@ -17,6 +17,8 @@ DATASETS: Registry[type[DatasetSource]] = Registry(
     "dataset", error=DataError,
     fix="set data.name to one of {names}, or use 'imagefolder' with data.root pointing at a "
     "class-per-folder tree (train/<class>/*.jpg).")
+"""Registry of dataset sources by name (`data.name`): cifar10, cifar100, tiny-imagenet, imagefolder, digits,
+fashion-mnist."""
 
 
 def register(cls: S) -> S:
@@ -32,6 +34,7 @@ def get_source_class(name: str) -> type[DatasetSource]:
 
 
 def dataset_names() -> list[str]:
+    """Names of every registered dataset source (what `data.name` accepts)."""
     import natv2.data.sources  # noqa: F401
 
     return DATASETS.names()

@@ -17,6 +17,8 @@ from natv2.errors import ConfigError
 
 @dataclass(frozen=True)
 class ResolutionSampler:
+    """The resolution of each training batch, drawn from `resolutions` by a seeded generator (the same on every
+    rank)."""
     resolutions: tuple[int, ...]
     seed: int = 0
 

@@ -35,6 +35,8 @@ from natv2.io.atomic import atomic_write_json
 
 @dataclass
 class ExportRecord:
+    """What exporting one model wrote: its folder, the file per format, the parity checks per format and the
+    metadata."""
     out_dir: Path
     files: dict[str, str]
     checks: dict[str, dict[str, Check]]

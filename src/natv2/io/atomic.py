@@ -46,6 +46,8 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file and a rename, so a reader never sees half a file; mode per
+    umask."""
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -54,10 +56,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 `text` to `path`, atomically (see `atomic_write_bytes`)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """Write `obj` as JSON to `path`, atomically (see `atomic_write_bytes`)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
 
 
@@ -97,5 +101,6 @@ def clean_stale_temp_files(root: str | os.PathLike) -> list[Path]:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The parsed JSON document at `path`."""
     with open(path, "r", encoding="utf-8") as fh:
         return json.load(fh)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 
 class Cost(NamedTuple):
+    """Parameters and multiply-accumulates of a layer or network; costs add."""
     params: int
     macs: int
 
@@ -84,7 +85,6 @@ def _exit_head(L: Layer) -> Cost:
     return expand + mix + linear
 
 
-# Registry: layer kind -> closed-form cost. New layer kinds register here, not in if/elif chains.
 LAYER_COSTS: dict[str, Callable[[Layer], Cost]] = {
     "first_conv": _first_conv,
     "mbconv": _mbconv,
@@ -93,11 +93,12 @@ LAYER_COSTS: dict[str, Callable[[Layer], Cost]] = {
     "add": _add,
     "exit_head": _exit_head,
 }
+"""Closed-form cost (params, MACs) per layer kind; a new layer kind registers here, not in an if/elif chain."""
 
 
 @lru_cache(maxsize=1 << 16)
 def layer_cost(layer: Layer) -> Cost:
-    """Params and MACs of one layer (cached: a search meets the same few hundred layers again and again)."""
+    """Params and MACs of one layer, cached, since a search meets the same few hundred layers again and again."""
     return LAYER_COSTS[layer.kind](layer)
 
 

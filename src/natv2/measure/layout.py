@@ -82,6 +82,7 @@ class _Families(Mapping[str, ArchFamily]):
 
 
 FAMILIES: Mapping[str, ArchFamily] = _Families()
+"""Architecture family name -> `ArchFamily` (the layer layout the cost model and latency table read)."""
 
 
 def get_family(arch: "str | MacroArch | ArchFamily") -> ArchFamily:

@@ -214,8 +214,8 @@ class TransformBranch(nn.Module):
         return cls(c["in"], c["out"], c["stride"], c["act"], bn)
 
 
-# Branch names of an OFAv2 parallel block, in mask-bit order (MBConv, 1x1 conv, transformation).
 PARALLEL_BRANCHES = ("mbconv", "conv1x1", "transform")
+"""Branch names of an OFAv2 parallel block, in mask-bit order (MBConv, 1x1 conv, transformation)."""
 
 
 class ParallelBlock(nn.Module):
@@ -244,7 +244,8 @@ class ParallelBlock(nn.Module):
 
 
 class ExitHead(nn.Module):
-    """Exit stage: 1x1 conv + BN + h_swish -> global pool -> 1x1 conv (no BN, no bias) + h_swish -> dropout -> linear."""
+    """Exit stage: 1x1 conv + BN + h_swish -> global pool -> 1x1 conv (no BN, no bias) + h_swish -> dropout ->
+    linear."""
 
     def __init__(
         self, in_channels: int, expand_channels: int, feature_channels: int, n_classes: int, dropout: float = 0.1, bn: BNParams = BNParams()

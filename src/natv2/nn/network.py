@@ -17,6 +17,7 @@ from natv2.nn.stages import Stage
 from natv2.registry import Registry
 
 STATIC_FORMAT = "natv2-static-mbv3"
+"""The `format` tag of a saved static subnet's JSON (a file with another tag is refused)."""
 STATIC_VERSION = 1
 
 LayerBuilder = Callable[[Mapping[str, Any], BNParams], nn.Module]

@@ -35,14 +35,14 @@ def se_channels(mid: int, reduction: int = 4) -> int:
     return make_divisible(mid // reduction, CHANNEL_DIVISOR)
 
 
-# Activation registry: name -> module factory. "h_swish" is x * relu6(x + 3) / 6 (PyTorch's fused
-# hardswish, one kernel instead of four element-wise ops), "relu" the usual in-place ReLU.
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
     "h_swish": lambda: nn.Hardswish(),
     "h_sigmoid": lambda: nn.Hardsigmoid(),
     "none": lambda: nn.Identity(),
 }
+"""Maps an activation name to a module factory; "h_swish" is PyTorch's fused hardswish, x * relu6(x + 3) / 6 in one
+kernel; "relu" the usual in-place ReLU."""
 
 # Functional forms used by the elastic modules (no module call on the hot path).
 ACTIVATION_FNS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

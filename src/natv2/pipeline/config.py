@@ -30,6 +30,7 @@ from natv2.search.stage import SearchStageConfig
 from natv2.train.config import TrainConfig
 
 DEFAULT_PRESET = "quickstart"
+"""The preset a command starts from when neither --preset nor --config is given."""
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,12 @@ import numpy as np
 from natv2.space import SubnetConfig
 
 Sampler = Callable[[np.random.Generator], SubnetConfig]
+"""Draws one subnet from a seeded numpy generator (what an adapter trains on)."""
 
 
 @runtime_checkable
 class SupernetAdapter(Protocol):
+    """What the search calls between iterations to adapt the supernet's weights to the subnets it now favours."""
     def adapt(self, sampler: Sampler, iteration: int, epochs: int) -> bool:
         """Train the supernet for `epochs` epochs on subnets drawn with `sampler`; True if weights changed."""
         ...

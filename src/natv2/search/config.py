@@ -132,8 +132,6 @@ class SearchConfig:
         return make_config_from(cls(), data)
 
 
-# Presets: complete switch settings (spec §3.11 NAT, §4.8 NATv2). `random` is random search at NATv2's
-# evaluation budget (same initial evaluations, same K per iteration); only the proposal step differs.
 PRESETS: dict[str, dict[str, Any]] = {
     "nat": dict(
         archive_size=100, candidates_per_iter=8, top_n=150, preprocess=False, init="nat",
@@ -148,6 +146,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         archive_update="unbounded", repair="fill", features="integer", surrogate="lgbm", candidate_source="random",
     ),
 }
+"""Complete switch settings per search policy (NAT, NATv2, and random search at NATv2's evaluation
+budget: same initial evaluations, same K per iteration; only the proposal step differs)."""
 
 # The fields every preset sets: left None in a config section, the policy decides them.
 POLICY_FIELDS: tuple[str, ...] = tuple(PRESETS["natv2"])

@@ -449,7 +449,7 @@ def run_search(
 
     space: a SearchSpace or a dict of allowed values (ks, e, d, r, w, nd, nw; plus `arch` for the cost
         model family and `n_classes`). evaluate: list[SubnetConfig] -> accuracies in [0, 1].
-    objectives: names ("err" first; "params", "macs", "latency", "lut_latency"), `Objective`s or
+    objectives: names ("err" first; "params", "macs", "latency", "lut_latency"), `Objective` objects or
         (name, fn) pairs. policy: preset "nat" | "natv2" | "random"; `overrides` set single switches of
         `SearchConfig` (unknown keys raise ConfigError). adapter: optional supernet adaptation hook.
     config: a whole `SearchConfig` instead of policy + overrides (its policy fills the fields it leaves

@@ -71,6 +71,7 @@ def _error_placeholder(context: ObjectiveContext) -> CostFn:
 
 
 OBJECTIVES = ObjectiveRegistry()
+"""Registry of search objectives by name (err, params, macs, latency, lut_latency); `search.objectives` names them."""
 
 
 @OBJECTIVES.register("params")

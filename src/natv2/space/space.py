@@ -14,8 +14,9 @@ import numpy as np
 from natv2.errors import InvalidSubnetError
 from natv2.space.subnet import N_LAYERS, N_STAGES, SLOTS_PER_STAGE, SubnetConfig
 
-# Parallel-block mask keys: bit order (MBConv, 1x1 conv, transformation), as in OFAv2 (spec §2.4).
 NW_BITS = {key: ((key >> 2) & 1, (key >> 1) & 1, key & 1) for key in range(1, 8)}
+"""Parallel-block mask key (1-7) -> the on/off bits of its three branches, in the order (MBConv, 1x1 conv,
+transformation), as OFAv2 numbers them."""
 
 
 def nw_keys_for_branch_counts(counts: Sequence[int]) -> tuple[int, ...]:

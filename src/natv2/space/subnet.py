@@ -16,8 +16,11 @@ from typing import Any, Iterator, Mapping, Sequence
 from natv2.errors import InvalidSubnetError
 
 N_STAGES = 5
+"""Stages of the elastic MobileNetV3 body (each with its own depth and, in early-exit families, an exit)."""
 SLOTS_PER_STAGE = 4
+"""Layer slots per stage, the largest depth a stage can have."""
 N_LAYERS = N_STAGES * SLOTS_PER_STAGE
+"""Layer slots in all; `ks` and `e` of a `SubnetConfig` hold one entry per slot."""
 KEY_LENGTH = 40  # hex digits of SubnetConfig.key
 
 _KNOWN_KEYS = {"ks", "e", "d", "r", "w", "nd", "nw"}

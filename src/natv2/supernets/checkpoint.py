@@ -112,6 +112,7 @@ def save_subnet(module: StaticNet, path_stem: str | Path, meta: Mapping[str, Any
 
 
 def read_subnet_meta(path: str | Path) -> dict[str, Any]:
+    """The `meta` mapping saved with a subnet (its config, dataset and provenance), without loading its weights."""
     _, config = _paths(path)
     return _read_doc(config)["meta"]
 

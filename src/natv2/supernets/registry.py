@@ -57,10 +57,12 @@ def register_supernet(name: str) -> Callable[[Callable[[], SupernetVariant]], Ca
 
 
 def list_supernets() -> list[str]:
+    """Names of the registered supernet families, sorted."""
     return _REGISTRY.names()
 
 
 def get_variant(name: str) -> SupernetVariant:
+    """The registered supernet family `name` (a ConfigError lists the known ones)."""
     return _REGISTRY.get(name)
 
 

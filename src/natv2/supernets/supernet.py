@@ -55,7 +55,8 @@ class Supernet(nn.Module):
         # become plain GEMMs and depthwise convs use the faster NHWC kernels. Results are the same.
         self.channels_last = bool(channels_last)
         self.arch = arch
-        self.space = space
+        # the space names its family and class count, so the cost objectives count this supernet's layers
+        self.space = replace(space, arch=name, n_classes=arch.n_classes)
         self.n_classes = arch.n_classes
         self.width_mult = arch.width_mult
         bn = arch.bn
@@ -215,6 +216,7 @@ class Supernet(nn.Module):
             init_he_fout(fresh)
             head.classifier = fresh
         self.arch = replace(self.arch, n_classes=n_classes)
+        self.space = replace(self.space, n_classes=n_classes)
         self.n_classes = n_classes
         return self
 
