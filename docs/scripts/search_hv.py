@@ -125,10 +125,20 @@ def summarise(runs: dict[str, list[dict]], final: dict[str, np.ndarray], grid: l
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             fa, fb = final[a][:, -1], final[b][:, -1]
-            d, spread = float(fa.mean() - fb.mean()), float(fa.std() + fb.std())
-            out["differences"].append({"pair": f"{a} - {b}", "final_hv_difference": round(d, 5),
-                                       "sum_of_std": round(spread, 5), "exceeds_spread": abs(d) > spread})
+            row = {"pair": f"{a} - {b}", **_difference(fa, fb, "final_hv_difference")}
+            at = {"at_new_evaluations": [(str(n), at_evals[a][:, k], at_evals[b][:, k]) for k, n in enumerate(grid)],
+                  "at_minutes": [(f"{t / 60:g}", np.array(va), np.array(vb)) for t, va, vb in zip(tgrid, at_times[a], at_times[b])
+                                 if len(va) == len(runs[a]) and len(vb) == len(runs[b])]}
+            for key, points in at.items():
+                row[key] = {label: _difference(x, y, "difference") for label, x, y in points}
+            out["differences"].append(row)
     return out
+
+
+def _difference(a: np.ndarray, b: np.ndarray, name: str) -> dict:
+    """Mean difference of two policies' HVs, against the sum of their standard deviations over seeds."""
+    d, spread = float(a.mean() - b.mean()), float(a.std() + b.std())
+    return {name: round(d, 5), "sum_of_std": round(spread, 5), "exceeds_spread": abs(d) > spread}
 
 
 def main() -> None:
