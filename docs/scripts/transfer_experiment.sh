@@ -12,9 +12,10 @@ SOURCE=${SOURCE:?set SOURCE to the source run directory}
 TARGET=${TARGET:-imagenette}
 OUTDIR=${OUTDIR:-runs/transfer}
 EXTRA=${EXTRA:-}
+# SCRATCH_R: the scratch arm trains at the resolutions the transfer run searches on that target
 case $TARGET in
-  imagenette) DATA="--set data.name=imagefolder --set data.root=${NATV2_DATA:?set NATV2_DATA}/imagenette" ;;
-  cifar10) DATA="--set data.name=cifar10" ;;
+  imagenette) DATA="--set data.name=imagefolder --set data.root=${NATV2_DATA:?set NATV2_DATA}/imagenette"; SCRATCH_R="" ;;
+  cifar10) DATA="--set data.name=cifar10"; SCRATCH_R="--set train.space.r=[32]" ;;
   *) echo "unknown TARGET $TARGET (imagenette, cifar10)"; exit 2 ;;
 esac
 mkdir -p "$OUTDIR"
@@ -22,7 +23,7 @@ for arm in ${ARMS:-transfer scratch fixed-arch}; do
   run="$OUTDIR/$TARGET-$arm"
   case $arm in
     transfer) cmd="run --preset transfer --source $SOURCE" ;;
-    scratch) cmd="run --config docs/configs/transfer-scratch.yaml" ;;
+    scratch) cmd="run --config docs/configs/transfer-scratch.yaml $SCRATCH_R" ;;
     fixed-arch) cmd="train-supernet --resume --config docs/configs/transfer-fixed-arch.yaml --source $SOURCE" ;;
     fixed-subnet) cmd="train-supernet --resume --config docs/configs/transfer-fixed-subnet.yaml --source $SOURCE" ;;
   esac
