@@ -73,3 +73,28 @@ def test_the_report_reads_a_run_without_torch():
     code = "import sys, natv2.report.build, natv2.report.sections; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_the_training_state_is_read_through_its_class_and_old_files_still_load(tmp_path):
+    """train's checkpoint state.json has one owner (natv2.train.state.TrainState): a state written before the
+    class existed loads, a foreign one is a clear error, and no module outside train/ indexes its keys."""
+    from natv2.errors import CheckpointError
+    from natv2.train.state import TrainState
+
+    old = {"version": 1, "phase_index": 2, "phase": "exit_1", "epochs_done": 1, "phase_complete": True,
+           "phases": ["full", "kernel", "exit_1"], "seed": 0, "best": {"full": {"metric": 40.0, "epoch": 3}},
+           "model_file": "model-p02e0001.safetensors", "optim_file": None, "optim_meta": None}
+    state = TrainState.from_dict(old)
+    assert (state.phase, state.epochs_done, state.model_file, state.finished) == ("exit_1", 1, old["model_file"], False)
+    assert state.to_dict() == {k: v for k, v in old.items() if k not in ("model_file", "optim_file", "optim_meta")}
+    with pytest.raises(CheckpointError, match="different training setup"):
+        state.check_setup(["full"], 0, "here", "fix")
+    with pytest.raises(CheckpointError, match="not a natv2 training state"):
+        TrainState.from_dict({"iteration": 3})
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("train/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for key in ('state["model_file"]', "state['model_file']", 'get("epochs_done")', "get('epochs_done')"):
+            assert key not in text, f"{rel} indexes the training state by key ({key}); use TrainState"

@@ -130,12 +130,14 @@ def _from_training_checkpoint(train: Any, root: Path, n_classes: int, image_size
     from its source, at the data's `image_size`), weights from the latest checkpoint in <run>/checkpoints."""
     from natv2.train.build import build_supernet
     from natv2.train.checkpoint import CheckpointStore
+    from natv2.train.state import TrainState
 
     store = CheckpointStore(root)
-    state = store.read_state()
+    raw = store.read_state()
+    state = TrainState.from_dict(raw, str(store.state_path))
     net = build_supernet(train, n_classes, image_size=image_size)
-    store.load_model(state, net)
-    return net, f"{root / state['model_file']} (phase {state.get('phase')}, {state.get('epochs_done')} epochs)"
+    store.load_model(raw, net)
+    return net, f"{root / str(state.model_file)} ({state.describe()})"
 
 
 def _transferred_without_warmup(train: Any, run_path: Path, n_classes: int, image_size: int | None,

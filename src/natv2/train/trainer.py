@@ -12,7 +12,7 @@ import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -30,11 +30,11 @@ from natv2.train.metrics import MetricsLog, plot_validation
 from natv2.train.optim import WarmupCosine, make_sgd
 from natv2.train.progress import Progress
 from natv2.train.recipes import Phase, build_phases
+from natv2.train.state import TrainState
 from natv2.train.steps import EpochContext, LossSpec, SpaceSampler, StepTimes, derive_seed, run_epoch
 from natv2.train.teacher import TEACHER_POLICIES, Teacher, extract_max_teacher
 from natv2.train.validate import accuracy, calibrated_subnet, capped_batches, validation_grid
 
-STATE_VERSION = 1
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
@@ -98,19 +98,20 @@ class SupernetTrainer:
 
     # ------------------------------------------------------------------ public
     def run(self, resume: bool = False) -> TrainResult:
-        start_phase, start_epoch, state = 0, 0, None
+        start_phase, start_epoch, state, raw = 0, 0, None, None
         if resume and self.store.exists():
-            state = self.store.read_state()
+            raw = self.store.read_state()
+            state = TrainState.from_dict(raw, str(self.store.state_path))
             self._check_state(state)
-            if state.get("finished"):
+            if state.finished:
                 return self._finished(state)
-            start_phase, start_epoch = state["phase_index"], state["epochs_done"]
-            if state["phase_complete"]:
+            start_phase, start_epoch = state.phase_index, state.epochs_done
+            if state.phase_complete:
                 start_phase, start_epoch = start_phase + 1, 0
-            self.store.load_model(state, self.supernet)
+            self.store.load_model(raw, self.supernet)
             if self.dist.is_main:
-                self.metrics.truncate_after(state["phase_index"], state["epochs_done"] - 1)
-            self.events("train_resume", {"phase": state["phase"], "epochs_done": state["epochs_done"]})
+                self.metrics.truncate_after(state.phase_index, state.epochs_done - 1)
+            self.events("train_resume", {"phase": state.phase, "epochs_done": state.epochs_done})
         elif self.store.exists() and self.store.read_state().get("finished"):
             raise CheckpointError(f"the training in {self.store.root.parent} has already finished "
                                   f"(its supernet: {self.out_dir / SUPERNET_STEM}.safetensors)",
@@ -120,29 +121,29 @@ class SupernetTrainer:
             raise CheckpointError(f"{self.store.root} already holds a training checkpoint",
                                   "pass --resume to continue it, or use a new run directory")
         broadcast_model(self.supernet, self.dist)
-        best: dict[str, dict[str, Any]] = dict(state["best"]) if state else {}
+        best: dict[str, dict[str, Any]] = dict(state.best) if state else {}
         results: list[PhaseResult] = []
         for phase in self.phases:
             if phase.index < start_phase:
                 b = best.get(phase.name, {})
                 results.append(PhaseResult(phase.name, b.get("metric"), b.get("epoch")))
                 continue
-            resume_state = state if (phase.index == start_phase and start_epoch > 0) else None
+            resume_state = raw if (phase.index == start_phase and start_epoch > 0) else None
             results.append(self._run_phase(phase, start_epoch if resume_state else 0, resume_state, best))
             self._prune_phase_files(phase, finished=True)
         weights = self._write_final(results)
         self._drop_resume_files(weights)
         return TrainResult(results, weights)
 
-    def _finished(self, state: Mapping[str, Any]) -> TrainResult:
+    def _finished(self, state: TrainState) -> TrainResult:
         """A resume of a training that already finished: nothing to train, its supernet is the result."""
-        weights = self.out_dir / str(state.get("supernet_file") or f"{SUPERNET_STEM}.safetensors")
+        weights = self.out_dir / str(state.supernet_file or f"{SUPERNET_STEM}.safetensors")
         if not weights.exists():
             raise CheckpointError(f"training in {self.store.root.parent} finished, but its supernet {weights} is gone",
                                   "restore the file, or train again in a new run directory")
         if self.dist.is_main:
             self.store.remove_stale()  # files a kill between writing state.json and deleting them left behind
-        best = state.get("best", {})
+        best = state.best
         self.events("train_already_finished", {"supernet": str(weights)})
         return TrainResult([PhaseResult(p.name, best.get(p.name, {}).get("metric"), best.get(p.name, {}).get("epoch"))
                             for p in self.phases], weights)
@@ -264,11 +265,10 @@ class SupernetTrainer:
                 complete = done == phase.total_epochs
                 # a completed phase's optimiser is never read again: the next phase starts a fresh one
                 keep_optimizer = not complete or cfg.keep_phase_checkpoints
-                self.store.save(f"p{phase.index:02d}e{done:04d}", self.supernet, optimizer if keep_optimizer else None, {
-                    "version": STATE_VERSION, "phase_index": phase.index, "phase": phase.name,
-                    "epochs_done": done, "phase_complete": complete,
-                    "phases": [p.name for p in self.phases], "seed": self.seed, "best": best},
-                    same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
+                state = TrainState(phase_index=phase.index, phase=phase.name, epochs_done=done, phase_complete=complete,
+                                   phases=[p.name for p in self.phases], seed=self.seed, best=best)
+                self.store.save(f"p{phase.index:02d}e{done:04d}", self.supernet, optimizer if keep_optimizer else None,
+                                state.to_dict(), same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
         self.dist.barrier()
         self.events("epoch_end", record)
 
@@ -363,14 +363,9 @@ class SupernetTrainer:
         return {e.label: merged[e.label] for e in grid}
 
     # ------------------------------------------------------------------ files
-    def _check_state(self, state: dict[str, Any]) -> None:
-        names = [p.name for p in self.phases]
-        if state.get("version") != STATE_VERSION or state.get("phases") != names or state.get("seed") != self.seed:
-            raise CheckpointError(
-                f"the checkpoint in {self.store.root} was written by a different training setup "
-                f"(phases {state.get('phases')}, seed {state.get('seed')}; now {names}, seed {self.seed})",
-                f"resume with the run's own config ({CONFIG_FILE} of the run directory) or start a new run",
-            )
+    def _check_state(self, state: TrainState) -> None:
+        state.check_setup([p.name for p in self.phases], self.seed, str(self.store.root),
+                          f"resume with the run's own config ({CONFIG_FILE} of the run directory) or start a new run")
 
     def _write_final(self, results: list[PhaseResult]) -> Path:
         """The trained supernet as `supernet.safetensors` + `supernet.json` (natv2.supernets.load_supernet reads it)."""

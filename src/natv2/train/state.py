@@ -1,0 +1,62 @@
+"""`TrainState`: where a supernet training stands, the `state.json` of its checkpoint folder.
+
+The trainer writes it after every checkpointed epoch and when training ends; resume and the search
+(which can start from an unfinished training's latest weights) read it, always through this class.
+The weight and optimiser file names in it belong to `CheckpointStore`, which adds them on save.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from natv2.errors import CheckpointError
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """The last checkpointed epoch of a training: phase, epochs done in it, the best epoch per phase."""
+
+    phase_index: int
+    phase: str
+    epochs_done: int
+    phase_complete: bool
+    phases: list[str]
+    seed: int
+    best: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase -> {"metric", "epoch"}
+    version: int = STATE_VERSION
+    finished: bool = False  # the final supernet is written and the resume files are gone
+    supernet_file: str | None = None  # the final supernet's file name, once finished
+    model_file: str | None = None  # the checkpoint's weights (CheckpointStore's), relative to its folder
+    optim_file: str | None = None
+    optim_meta: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], where: str = "state.json") -> "TrainState":
+        try:
+            return cls(phase_index=int(doc["phase_index"]), phase=str(doc["phase"]), epochs_done=int(doc["epochs_done"]),
+                       phase_complete=bool(doc["phase_complete"]), phases=list(doc["phases"]), seed=int(doc["seed"]),
+                       best=dict(doc.get("best") or {}), version=doc.get("version", STATE_VERSION),
+                       finished=bool(doc.get("finished", False)), supernet_file=doc.get("supernet_file"),
+                       model_file=doc.get("model_file"), optim_file=doc.get("optim_file"), optim_meta=doc.get("optim_meta"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{where} is not a natv2 training state ({type(err).__name__}: {err})",
+                                  "start a new run directory (or restore the file)") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields the trainer owns, as written (the store adds its file names)."""
+        return {"version": self.version, "phase_index": self.phase_index, "phase": self.phase,
+                "epochs_done": self.epochs_done, "phase_complete": self.phase_complete, "phases": list(self.phases),
+                "seed": self.seed, "best": self.best}
+
+    def check_setup(self, phases: list[str], seed: int, where: str, fix: str) -> None:
+        """Refuse a state another training setup (phases, seed, state version) wrote."""
+        if self.version != STATE_VERSION or self.phases != phases or self.seed != seed:
+            raise CheckpointError(
+                f"the checkpoint in {where} was written by a different training setup "
+                f"(phases {self.phases}, seed {self.seed}; now {phases}, seed {seed})", fix)
+
+    def describe(self) -> str:
+        return f"phase {self.phase}, {self.epochs_done} epochs"
