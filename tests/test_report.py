@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import html as html_lib
 import json
 import math
 import os
@@ -472,6 +473,76 @@ def test_page_renders_in_headless_chromium(built, tmp_path):
     assert img.std() > 20  # text, tables and figures, not a blank page
     dark_rows = (img < 128).any(axis=1).mean()
     assert dark_rows > 0.3, "most of the page is empty"
+
+
+def _svg_points(html: str) -> list[tuple[str, str | None]]:
+    """(title text, link or None) of every point of the inline SVG fronts."""
+    out = []
+    for chart in re.findall(r'<svg class="front-svg".*?</svg>', html, flags=re.S):
+        for link, title in re.findall(r'(?:<a href="([^"]*)">)?<circle[^>]*><title>(.*?)</title>', chart, flags=re.S):
+            out.append((html_lib.unescape(title), link or None))
+    return out
+
+
+def test_the_final_front_is_an_inline_svg_per_cost_whose_points_say_what_they_are(built):
+    root, _, html = built
+    charts = re.findall(r'<svg class="front-svg"', html)
+    search = json.loads((root / "search" / "config.json").read_text())
+    costs = search["objectives"][1:]
+    assert len(charts) == len(costs) >= 2
+    front = json.loads((root / "search" / "non_dominated.json").read_text())["entries"]
+    points = _svg_points(html)
+    assert len(points) == len(front) * len(costs)
+    from natv2.space import SubnetConfig
+
+    for entry in front:
+        name = SubnetConfig.from_dict(entry["config"]).file_stem()
+        titles = [t for t, _ in points if t.splitlines()[0] == name]
+        assert len(titles) == len(costs), name
+        acc = entry["acc"] if "acc" in entry else 1 - entry["objectives"]["err"]
+        assert f"top-1 val: {100 * acc:,.2f} %" in titles[0]
+        params = entry["objectives"]["params"] * 1e-6  # the report's unit conversion
+        assert f"params: {params:,.2f} M" in titles[0]
+        assert f"{entry['config']['r']} px" in titles[0] and "stage 1: depth" in titles[0]
+
+
+def test_every_point_link_selects_a_models_table_row(built):
+    _, _, html = built
+    ids = parse(html).ids
+    links = [link for _, link in _svg_points(html) if link]
+    assert links, "no front point links to a fine-tuned model"
+    for link in links:
+        assert link.startswith("#model-") and link[1:] in ids, link
+    assert "tr:target" in html  # the selected row is highlighted
+    assert re.search(r"natv2 predict \S+/models/[\w-]+ IMAGE", html)
+
+
+def test_a_cost_spanning_orders_of_magnitude_gets_a_log_axis():
+    from natv2.report.svg import axis_for, short
+
+    wide, narrow = axis_for([4e4, 6.4e6]), axis_for([2e5, 9e5])
+    assert wide.log and not narrow.log
+    assert wide.lo < 4e4 and wide.hi > 6.4e6 and 0.0 < wide.unit(4e4) < wide.unit(6.4e5) < wide.unit(6.4e6) < 1.0
+    assert abs(wide.unit(4e5) - (wide.unit(4e4) + wide.unit(4e6)) / 2) < 1e-9  # equal ratios, equal distances
+    assert [short(v) for v in wide.ticks()][:3] == ["50k", "100k", "200k"]
+    assert not axis_for([0.0, 5.0]).log  # a zero cost cannot go on a log axis
+
+
+def test_the_svg_fronts_render_in_headless_chromium(built, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        print("chromium is not installed (apt-get install chromium): the headless rendering check is skipped")
+        pytest.skip("chromium is not installed")
+    index = built[1].index
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--dump-dom", index.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    assert proc.returncode == 0 and "Uncaught" not in proc.stderr, proc.stderr[-2000:]
+    assert dom.count('class="front-svg"') == built[2].count('class="front-svg"') >= 2
+    assert dom.count("<circle") == built[2].count("<circle")  # every point made it into the document
 
 
 # ----------------------------------------------------------------------------- the real search writer

@@ -66,6 +66,13 @@ class ReportContext:
     def models(self) -> ModelsData | None:
         return self._load("models", load_models)
 
+    def models_if_readable(self) -> ModelsData | None:
+        """The models data, or None when it is absent or damaged (its own section reports the damage)."""
+        try:
+            return self.models()
+        except Exception:  # noqa: BLE001
+            return None
+
     def search_if_readable(self) -> SearchData | None:
         """The search data, or None when it is absent or damaged (its own section reports the damage)."""
         try:

@@ -63,8 +63,9 @@ def tag(name: str, *children: Child, **attrs: Any) -> Html:
 
 def table(headers: Sequence[Child], rows: Iterable[Sequence[Child]], *, numeric: Iterable[int] = (),
           row_classes: Sequence[str | None] | None = None, caption: Child = None, class_: str = "data",
-          column_classes: Mapping[int, str] | None = None) -> Html:
-    """A compact table; columns in `numeric` are right-aligned with tabular figures."""
+          column_classes: Mapping[int, str] | None = None, row_ids: Sequence[str | None] | None = None) -> Html:
+    """A compact table; columns in `numeric` are right-aligned with tabular figures; `row_ids` make rows
+    link targets (#id)."""
     num = set(numeric)
     extra = dict(column_classes or {})
 
@@ -76,7 +77,8 @@ def table(headers: Sequence[Child], rows: Iterable[Sequence[Child]], *, numeric:
     body = []
     for r, row in enumerate(rows):
         row_cls = row_classes[r] if row_classes is not None and r < len(row_classes) else None
-        body.append(tag("tr", *(tag("td", c, class_=cls(i)) for i, c in enumerate(row)), class_=row_cls))
+        row_id = row_ids[r] if row_ids is not None and r < len(row_ids) else None
+        body.append(tag("tr", *(tag("td", c, class_=cls(i)) for i, c in enumerate(row)), class_=row_cls, id=row_id))
     return tag("div", tag("table", tag("caption", caption) if caption is not None else None,
                           tag("thead", head), tag("tbody", body), class_=class_), class_="table-wrap")
 

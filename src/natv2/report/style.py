@@ -59,6 +59,15 @@ figure { margin: 8px 0 14px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; background: #fff; }
 figcaption, p.caption { color: var(--muted); font-size: 12.5px; max-width: 980px; margin: 4px 0 8px; }
 figure figcaption { width: 0; min-width: 100%; }  /* as wide as the image, never wider */
+.svg-fronts { display: flex; flex-wrap: wrap; gap: 8px 28px; }
+.front-svg { max-width: 100%; height: auto; font: 11px system-ui, sans-serif; background: #fff; }
+.front-svg .grid { stroke: #e5e7eb; stroke-width: 1; }
+.front-svg .tick { fill: #6b7280; }
+.front-svg .label { fill: #374151; }
+.front-svg .pt { fill: #2563eb; fill-opacity: 0.75; stroke: #fff; stroke-width: 1; }
+.front-svg .pt.linked { fill: #d97706; cursor: pointer; }
+.front-svg .pt:hover { stroke: #111827; stroke-width: 2; }
+table.data tr:target { outline: 2px solid #d97706; background: #fef3c7; }
 .figs { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
 .figs > figure { flex: 0 1 auto; }
 .figs .aside { flex: 0 1 340px; margin-top: 8px; }

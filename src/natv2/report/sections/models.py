@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from natv2.io import artifacts as A
 from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
 from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData, SearchData, canonical_key
+from natv2.report.sections.front_svg import model_anchor
 from natv2.report.sections.search import exit_label
 from natv2.report.units import fmt, is_number, mega, pct, signed_pp
 
@@ -47,6 +49,17 @@ def _cost(row: ModelRow, key: str) -> float | None:
         if src is not None and is_number(src.get(key)):
             return float(src[key])
     return None
+
+
+def _files_cell(ctx: ReportContext, row: ModelRow) -> Html | str:
+    """Links to the model's files, and for an exported model its folder and the command that classifies with it."""
+    if not row.files:
+        return "–"
+    cell = [ctx.links(list(row.files.items()))]
+    if row.export is not None:
+        folder = f"{ctx.files.root}/{A.MODELS_DIR}/{row.folder}"
+        cell.append(tag("span", tag("code", f"natv2 predict {folder} IMAGE"), class_="sub"))
+    return join(cell)
 
 
 def _latency(row: ModelRow) -> dict[str, Any] | None:
@@ -122,7 +135,7 @@ class ModelsSection:
         lats = [lat for r in data.rows if (lat := _latency(r)) is not None]
         conditions = {latency_conditions(lat) for lat in lats}
         shared = len(conditions) == 1
-        rows, classes = [], []
+        rows, classes, ids = [], [], []
         n_picks = 0
         for k, row in enumerate(data.rows, start=1):
             before, after = accuracies(row, split)
@@ -143,9 +156,10 @@ class ModelsSection:
                 row.finetune.e_star if row.finetune and row.finetune.e_star is not None else "–",
                 mega(_cost(row, "params")), mega(_cost(row, "macs"), 1), lat_cell,
                 f"{diff:.1e}" if is_number(diff) else "–",
-                ctx.links(list(row.files.items())) if row.files else "–",
+                _files_cell(ctx, row),
             ])
             classes.append("pick" if pick else None)
+            ids.append(model_anchor(row.name) if row.variant == "single" else None)
         notes: list[Any] = []
         if shared and lats:
             notes.append(f"Latency: {next(iter(conditions))}.")
@@ -160,7 +174,7 @@ class ModelsSection:
             notes.append("★ high trade-off pick of the search.")
         summaries = [(label, rel) for label, rel, ok in ((FINETUNE_SUMMARY, FINETUNE_SUMMARY, data.has_finetune),
                                                          (EXPORT_SUMMARY, EXPORT_SUMMARY, data.has_export)) if ok]
-        return join([table(headers, rows, numeric=range(3, 12), row_classes=classes, class_="data models",
+        return join([table(headers, rows, numeric=range(3, 12), row_classes=classes, row_ids=ids, class_="data models",
                             column_classes={12: "files"}),
                      tag("p", " ".join(notes), " Summaries: ", ctx.links(summaries), class_="caption")])
 

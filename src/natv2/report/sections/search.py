@@ -7,6 +7,7 @@ from typing import Any, Sequence
 from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
+from natv2.report.sections.front_svg import front_charts
 from natv2.report.load import SEARCH_CONFIG, SEARCH_FRONT, SEARCH_PICKS, Entry, Iteration, SearchData
 from natv2.report.units import duration, fmt, is_number, pct, unit_for
 
@@ -78,7 +79,7 @@ class SearchSection:
             return note("The search had a single objective (error), so there is no trade-off to plot.", "info")
         if not any(it.archive for it in search.iterations):
             return note("The iteration archives are empty, so there is no front to plot.", "info")
-        parts: list[Html] = []
+        parts: list[Html] = [front_charts(ctx, search)]
         last = search.iterations[-1].index
         picks = list(search.picks or [])
         for objective in search.costs:
