@@ -403,6 +403,13 @@ def test_a_published_copy_stands_alone_and_shows_no_machine_path(full_run, tmp_p
     assert refs and all(r.startswith("figures/") and (out_dir / r).is_file() for r in refs)
     assert str(full_run.resolve()) not in html and str(Path.home()) not in html
     assert "model.onnx" in html  # the exported files are still named
+    from natv2.report.build import _without_machine_paths
+
+    page = ('<svg xmlns="http://www.w3.org/2000/svg">source /srv/data/runs/src/train/supernet.safetensors, '
+            f'run {full_run.resolve()}/models, figures/a.png, search/iter_001/archive.json</svg>')
+    assert _without_machine_paths(page, full_run) == (
+        '<svg xmlns="http://www.w3.org/2000/svg">source …/train/supernet.safetensors, '
+        f'run {full_run.resolve().name}/models, figures/a.png, search/iter_001/archive.json</svg>')
 
 
 def test_rebuilding_after_a_stage_disappears_drops_its_stale_figures(full_run):

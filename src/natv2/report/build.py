@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -77,8 +78,12 @@ def generate_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]
     return Report(index, list(ctx.figures), [s.id for s, r in built if not r.skipped], absent, problems)
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])(?:/[\w.-]+){2,}")  # not the path part of a URL (preceded by //)
+
+
 def _without_machine_paths(page: str, root: Path) -> str:
-    """`page` with the run directory's absolute path shown as its name and the home folder as ~."""
+    """`page` with the run directory's absolute path shown as its name, the home folder as ~, and any other
+    absolute path (a transfer source, a data folder) cut to its last two parts after an ellipsis."""
     from html import escape
 
     run = root.resolve()
@@ -86,7 +91,7 @@ def _without_machine_paths(page: str, root: Path) -> str:
         for text in {str(path), escape(str(path))}:
             if len(text) > 1:
                 page = page.replace(text, shown)
-    return page
+    return _ABSOLUTE_PATH.sub(lambda m: "…/" + "/".join(m.group(0).split("/")[-2:]), page)
 
 
 def _remove_stale_figures(ctx: ReportContext) -> None:
