@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -482,57 +483,128 @@ def test_page_renders_in_headless_chromium(built, tmp_path):
     assert dark_rows > 0.3, "most of the page is empty"
 
 
+def _svg_charts(html: str) -> list[str]:
+    return re.findall(r'<svg class="front-svg".*?</svg>', html, flags=re.S)
+
+
 def _svg_points(html: str) -> list[tuple[str, str | None]]:
     """(title text, link or None) of every point of the inline SVG fronts."""
     out = []
-    for chart in re.findall(r'<svg class="front-svg".*?</svg>', html, flags=re.S):
+    for chart in _svg_charts(html):
         for link, title in re.findall(r'(?:<a href="([^"]*)">)?<circle[^>]*><title>(.*?)</title>', chart, flags=re.S):
             out.append((html_lib.unescape(title), link or None))
     return out
 
 
+def _x_title(chart: str) -> str:
+    """The cost axis title of one chart (the text element below the plot)."""
+    return html_lib.unescape(re.findall(r'<text [^>]*class="label"[^>]*>(.*?)</text>', chart)[0])
+
+
 def test_the_final_front_is_an_inline_svg_per_cost_whose_points_say_what_they_are(built):
     root, _, html = built
-    charts = re.findall(r'<svg class="front-svg"', html)
+    charts = _svg_charts(html)
     search = json.loads((root / "search" / "config.json").read_text())
     costs = search["objectives"][1:]
     assert len(charts) == len(costs) >= 2
+    assert [_x_title(c) for c in charts] == ["params", "MACs"]  # 3M..9M and 40M..130M: linear, SI ticks
+    assert all('data-log-x="false"' in c for c in charts) and ">4M</text>" in charts[0]
+    assert html.index('class="front-svg"') < html.index("front_params_overlay.png")  # above the PNG figures
     front = json.loads((root / "search" / "non_dominated.json").read_text())["entries"]
     points = _svg_points(html)
     assert len(points) == len(front) * len(costs)
     from natv2.space import SubnetConfig
 
     for entry in front:
-        name = SubnetConfig.from_dict(entry["config"]).file_stem()
-        titles = [t for t, _ in points if t.splitlines()[0] == name]
-        assert len(titles) == len(costs), name
+        cfg = SubnetConfig.from_dict(entry["config"])
+        titles = [t for t, _ in points if t.splitlines()[0] == cfg.file_stem()]
+        assert len(titles) == len(costs) and len(set(titles)) == 1, cfg.file_stem()
+        lines = titles[0].splitlines()
         acc = entry["acc"] if "acc" in entry else 1 - entry["objectives"]["err"]
-        assert f"top-1 val: {100 * acc:,.2f} %" in titles[0]
-        params = entry["objectives"]["params"] * 1e-6  # the report's unit conversion
-        assert f"params: {params:,.2f} M" in titles[0]
-        assert f"{entry['config']['r']} px" in titles[0] and "stage 1: depth" in titles[0]
+        assert f"top-1 val: {100 * acc:,.2f} %" in lines and "test:" not in titles[0]  # no final_test.json here
+        assert f"params: {entry['objectives']['params'] * 1e-6:,.2f} M" in lines  # the report's units
+        assert f"MACs: {entry['objectives']['macs'] * 1e-6:,.1f} M" in lines
+        assert lines[1].startswith(f"{cfg.r} px, width 1, ")
+        stages = [line for line in lines if line.startswith("stage ")]
+        assert len(stages) == cfg.n_active_stages
+        idx = [i for s, _, i in cfg.active_layers() if s == 0]
+        assert stages[0] == (f"stage 1: depth {cfg.d[0]}, kernels {[cfg.ks[i] for i in idx]}, "
+                             f"expand {[cfg.e[i] for i in idx]}")
 
 
 def test_every_point_link_selects_a_models_table_row(built):
-    _, _, html = built
+    root, _, html = built
     ids = parse(html).ids
-    links = [link for _, link in _svg_points(html) if link]
+    links = {link for _, link in _svg_points(html) if link}
     assert links, "no front point links to a fine-tuned model"
     for link in links:
-        assert link.startswith("#model-") and link[1:] in ids, link
+        assert re.fullmatch(r"#model-[A-Za-z0-9_.-]+", link) and link[1:] in ids, link
+    rows = re.findall(r'<tr[^>]* id="(model-[^"]*)"', html)
+    assert len(rows) == len(set(rows)) == len(json.loads((root / "models" / "export.json").read_text())["models"])
+    # every model on the front is linked, the one with a hostile folder name too (its id keeps safe characters)
+    assert links == {f"#{r}" for r in rows} and "#model-img-src-x-onerror-alert-1" in links
     assert "tr:target" in html  # the selected row is highlighted
-    assert re.search(r"natv2 predict \S+/models/[\w-]+ IMAGE", html)
+    commands = [html_lib.unescape(c) for c in re.findall(r"<code>(natv2 predict .*?)</code>", html)]
+    assert len(commands) == len(rows)
+    for command in commands:  # pastes into a shell as is: the folder is one quoted argument, and it exists
+        argv = shlex.split(command)
+        assert argv[:2] == ["natv2", "predict"] and argv[3:] == ["IMAGE"] and len(argv) == 4, command
+        assert Path(argv[2]).is_dir() and Path(argv[2]).parent == (root / "models").resolve()
 
 
 def test_a_cost_spanning_orders_of_magnitude_gets_a_log_axis():
-    from natv2.report.svg import axis_for, short
+    from natv2.report.svg import MAX_TICKS, Point, axis_for, front_chart, short
 
     wide, narrow = axis_for([4e4, 6.4e6]), axis_for([2e5, 9e5])
     assert wide.log and not narrow.log
+    assert not axis_for([1.0, 9.9]).log and axis_for([1.0, 10.5]).log  # the rule: max / min > 10
     assert wide.lo < 4e4 and wide.hi > 6.4e6 and 0.0 < wide.unit(4e4) < wide.unit(6.4e5) < wide.unit(6.4e6) < 1.0
     assert abs(wide.unit(4e5) - (wide.unit(4e4) + wide.unit(4e6)) / 2) < 1e-9  # equal ratios, equal distances
-    assert [short(v) for v in wide.ticks()][:3] == ["50k", "100k", "200k"]
+    assert [short(v) for v in wide.ticks()] == ["50k", "100k", "200k", "500k", "1M", "2M", "5M"]
+    assert abs(narrow.unit(5.5e5) - (narrow.unit(2e5) + narrow.unit(9e5)) / 2) < 1e-9  # linear: equal steps
+    assert all(narrow.lo <= t <= narrow.hi for t in narrow.ticks()) and 3 <= len(narrow.ticks()) <= MAX_TICKS
     assert not axis_for([0.0, 5.0]).log  # a zero cost cannot go on a log axis
+    assert not axis_for([5.0, 80.0], allow_log=False).log  # accuracy: always linear
+    huge = axis_for([1e2, 1e12])
+    assert huge.log and 2 <= len(huge.ticks()) <= MAX_TICKS  # thinned, not 30 overlapping labels
+    chart = front_chart([Point(4e4, 50.0, "a"), Point(6.4e6, 70.0, "b", "#model-b")], "params", "top-1", "c")
+    assert "params (log scale)" in chart and 'data-log-x="true"' in chart and '<a href="#model-b">' in chart
+
+
+def _write_search_only(root: Path, n: int = 6) -> list[dict]:
+    """A search that wrote only its final files, with a latency objective and a final test (the search stage's
+    search/final_test.json format), and no iteration folders."""
+    objectives = ["err", "params", "macs", "latency"]
+    space = SearchSpace.from_dict({"r": [24, 32], "w": [1.0]})
+    rng = np.random.default_rng(1)
+    configs = list(dict.fromkeys(space.sample(rng) for _ in range(4 * n)))[:n]
+    entries = [ArchiveEntry(c, 0.5 + 0.05 * k, (4e4 * 150 ** (k / (n - 1)), 3e7 + 4e6 * k, 1.0 + 0.5 * k), 1, 1)
+               for k, c in enumerate(configs)]
+    write_run(root).close()
+    atomic_write_json(root / "search" / "config.json", {"format": 1, "objectives": objectives, "space": space.to_dict(),
+                                                        "search": {"objectives": objectives}})
+    atomic_write_json(root / "search" / "non_dominated.json", entries_to_json(entries, objectives))
+    tested = [{"key": e.config.key, "name": e.config.file_stem(), "config": e.config.to_dict(),
+               "objectives": e.objectives(objectives), "val_acc": e.acc, "test_acc": e.acc - 0.03, "in_front": True,
+               "high_tradeoff": False} for e in entries]
+    atomic_write_json(root / "search" / "final_test.json", {"split": "test", "objectives": objectives, "entries": tested})
+    return tested
+
+
+def test_every_cost_gets_a_chart_with_latency_test_top1_and_a_log_axis_where_it_spans_decades(tmp_path):
+    tested = _write_search_only(tmp_path / "run")
+    html = generate_report(tmp_path / "run").index.read_text(encoding="utf-8")
+    charts = _svg_charts(html)
+    assert [_x_title(c) for c in charts] == ["params (log scale)", "MACs", "latency (ms)"]
+    assert ['data-log-x="true"' in c for c in charts] == [True, False, False]
+    assert ">100k</text>" in charts[0] and ">1M</text>" in charts[0]
+    points = _svg_points(html)
+    assert len(points) == 3 * len(tested)
+    for e in tested:
+        lines = [t for t, _ in points if t.splitlines()[0] == e["name"]][0].splitlines()
+        assert f"latency: {e['objectives']['latency']:,.2f} ms" in lines
+        assert f"top-1 val: {100 * e['val_acc']:,.2f} %, test: {100 * e['test_acc']:,.2f} %" in lines
+    assert all(link is None for _, link in points)  # no models table, so nothing to link to
 
 
 def test_the_svg_fronts_render_in_headless_chromium(built, tmp_path):
@@ -550,6 +622,10 @@ def test_the_svg_fronts_render_in_headless_chromium(built, tmp_path):
     assert proc.returncode == 0 and "Uncaught" not in proc.stderr, proc.stderr[-2000:]
     assert dom.count('class="front-svg"') == built[2].count('class="front-svg"') >= 2
     assert dom.count("<circle") == built[2].count("<circle")  # every point made it into the document
+    assert len(_svg_points(dom)) == len(_svg_points(built[2]))  # each with its hover title, parsed as SVG
+    dom_ids = parse(dom).ids
+    targets = {link[1:] for _, link in _svg_points(dom) if link}
+    assert targets and targets <= dom_ids  # the browser finds the row each point selects
 
 
 # ----------------------------------------------------------------------------- the real search writer

@@ -16,12 +16,14 @@ from natv2.errors import RunDirError
 from natv2.finetune.result import FineTuneResult
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
+from natv2.report.units import is_number
 
 TRAIN_METRICS = A.REL_TRAIN_METRICS
 TRAIN_META = A.REL_TRAINED_SUPERNET + ".json"
 SEARCH_CONFIG = A.REL_SEARCH_CONFIG
 SEARCH_FRONT = A.REL_NON_DOMINATED
 SEARCH_PICKS = A.REL_HIGH_TRADEOFF
+SEARCH_TEST = A.REL_FINAL_TEST
 FINETUNE_SUMMARY = A.REL_FINETUNE_SUMMARY
 EXPORT_SUMMARY = A.REL_EXPORT_SUMMARY
 _ITER_DIR = re.compile(r"^" + A.SEARCH_DIR + r"/iter_(\d+)$")
@@ -155,10 +157,16 @@ class SearchData:
     iterations: list[Iteration]
     final_front: list[Entry] | None
     picks: list[Entry] | None
+    # test top-1 per canonical subnet key, where the search measured its final subnets (search/final_test.json)
+    test_top1: dict[str, float] = field(default_factory=dict)
 
     @property
     def costs(self) -> list[str]:
         return self.objectives[1:]
+
+    def test_of(self, entry: Entry) -> float | None:
+        """The subnet's test top-1 in [0, 1], or None where the search did not measure it."""
+        return self.test_top1.get(canonical_key(entry.config)) if self.test_top1 else None
 
     def is_pick(self, config: Mapping[str, Any]) -> bool:
         if not self.picks:
@@ -211,7 +219,26 @@ def load_search(files: RunFiles) -> SearchData | None:
     if files.exists(SEARCH_PICKS):
         picks = _entries(files.json(SEARCH_PICKS), SEARCH_PICKS, objectives)[1]
     settings = dict(config.get("search") or {})
-    return SearchData(objectives, settings, dict(config.get("space") or {}), iterations, final_front, picks)
+    return SearchData(objectives, settings, dict(config.get("space") or {}), iterations, final_front, picks,
+                      load_final_test(files))
+
+
+def load_final_test(files: RunFiles) -> dict[str, float]:
+    """Test top-1 per canonical subnet key from search/final_test.json ({} when absent).
+
+    Lenient on purpose: the file only adds a number to hover texts, so a damaged file, or an entry that is
+    not what the search writes, is left out rather than costing the whole search section."""
+    try:
+        doc = files.json(SEARCH_TEST)
+    except DamagedFile:
+        return {}
+    out: dict[str, float] = {}
+    for e in (doc.get("entries") if isinstance(doc, dict) else None) or []:
+        acc = e.get("test_acc") if isinstance(e, dict) else None
+        key = canonical_key(e["config"]) if isinstance(e, dict) and isinstance(e.get("config"), dict) else None
+        if is_number(acc) and isinstance(key, str):
+            out[key] = float(acc)
+    return out
 
 
 # ---------------------------------------------------------------------- fine-tuned and exported models

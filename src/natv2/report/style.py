@@ -62,11 +62,12 @@ figure figcaption { width: 0; min-width: 100%; }  /* as wide as the image, never
 .svg-fronts { display: flex; flex-wrap: wrap; gap: 8px 28px; }
 .front-svg { max-width: 100%; height: auto; font: 11px system-ui, sans-serif; background: #fff; }
 .front-svg .grid { stroke: #e5e7eb; stroke-width: 1; }
+.front-svg .frame { fill: none; stroke: #d1d5db; stroke-width: 1; }
 .front-svg .tick { fill: #6b7280; }
 .front-svg .label { fill: #374151; }
 .front-svg .pt { fill: #2563eb; fill-opacity: 0.75; stroke: #fff; stroke-width: 1; }
 .front-svg .pt.linked { fill: #d97706; cursor: pointer; }
-.front-svg .pt:hover { stroke: #111827; stroke-width: 2; }
+.front-svg .pt:hover, .front-svg a:focus .pt { stroke: #111827; stroke-width: 2; }
 table.data tr:target { outline: 2px solid #d97706; background: #fef3c7; }
 .figs { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
 .figs > figure { flex: 0 1 auto; }

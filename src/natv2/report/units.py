@@ -9,12 +9,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Unit:
-    """A cost objective on screen: `value * scale` in `unit`, with `digits` decimals."""
+    """A cost objective on screen: `value * scale` in `unit`, with `digits` decimals. `si`: a count (params,
+    MACs) whose raw value reads well with an SI suffix (40k, 4M), as chart ticks that span decades need."""
 
     label: str
     scale: float = 1.0
     unit: str = ""
     digits: int = 2
+    si: bool = False
 
     def convert(self, value: float) -> float:
         return value * self.scale
@@ -27,9 +29,9 @@ class Unit:
 
 
 OBJECTIVE_UNITS: dict[str, Unit] = {
-    "params": Unit("params", 1e-6, "M", 2),
-    "macs": Unit("MACs", 1e-6, "M", 1),
-    "flops": Unit("FLOPs", 1e-6, "M", 1),
+    "params": Unit("params", 1e-6, "M", 2, si=True),
+    "macs": Unit("MACs", 1e-6, "M", 1, si=True),
+    "flops": Unit("FLOPs", 1e-6, "M", 1, si=True),
     "latency": Unit("latency", 1.0, "ms", 2),
     "lut_latency": Unit("LUT latency", 1.0, "ms", 2),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from natv2.io import artifacts as A
@@ -9,7 +10,7 @@ from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
 from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData, SearchData, canonical_key
-from natv2.report.sections.front_svg import model_anchor
+from natv2.report.sections.front_svg import model_ids
 from natv2.report.sections.search import exit_label
 from natv2.report.units import fmt, is_number, mega, pct, signed_pp
 
@@ -51,14 +52,19 @@ def _cost(row: ModelRow, key: str) -> float | None:
     return None
 
 
+def predict_command(ctx: ReportContext, row: ModelRow) -> str:
+    """The shell command that classifies images with an exported model: its folder, absolute and quoted, so
+    it can be pasted from anywhere (a published copy shows the run's folder by name)."""
+    folder = ctx.files.root.resolve() / A.MODELS_DIR / row.folder
+    return f"natv2 predict {shlex.quote(str(folder))} IMAGE"
+
+
 def _files_cell(ctx: ReportContext, row: ModelRow) -> Html | str:
     """Links to the model's files, and for an exported model its folder and the command that classifies with it."""
-    if not row.files:
-        return "–"
-    cell = [ctx.links(list(row.files.items()))]
+    cell = [ctx.links(list(row.files.items()))] if row.files else ["–"]
     if row.export is not None:
-        folder = f"{ctx.files.root}/{A.MODELS_DIR}/{row.folder}"
-        cell.append(tag("span", tag("code", f"natv2 predict {folder} IMAGE"), class_="sub"))
+        cell.append(tag("span", "folder ", tag("code", f"{A.MODELS_DIR}/{row.folder}/"), class_="sub"))
+        cell.append(tag("span", tag("code", predict_command(ctx, row)), class_="sub"))
     return join(cell)
 
 
@@ -135,7 +141,7 @@ class ModelsSection:
         lats = [lat for r in data.rows if (lat := _latency(r)) is not None]
         conditions = {latency_conditions(lat) for lat in lats}
         shared = len(conditions) == 1
-        rows, classes, ids = [], [], []
+        rows, classes = [], []
         n_picks = 0
         for k, row in enumerate(data.rows, start=1):
             before, after = accuracies(row, split)
@@ -159,7 +165,6 @@ class ModelsSection:
                 _files_cell(ctx, row),
             ])
             classes.append("pick" if pick else None)
-            ids.append(model_anchor(row.name) if row.variant == "single" else None)
         notes: list[Any] = []
         if shared and lats:
             notes.append(f"Latency: {next(iter(conditions))}.")
@@ -174,8 +179,8 @@ class ModelsSection:
             notes.append("★ high trade-off pick of the search.")
         summaries = [(label, rel) for label, rel, ok in ((FINETUNE_SUMMARY, FINETUNE_SUMMARY, data.has_finetune),
                                                          (EXPORT_SUMMARY, EXPORT_SUMMARY, data.has_export)) if ok]
-        return join([table(headers, rows, numeric=range(3, 12), row_classes=classes, row_ids=ids, class_="data models",
-                            column_classes={12: "files"}),
+        return join([table(headers, rows, numeric=range(3, 12), row_classes=classes, row_ids=model_ids(data.rows),
+                           class_="data models", column_classes={12: "files"}),
                      tag("p", " ".join(notes), " Summaries: ", ctx.links(summaries), class_="caption")])
 
     def _shift_figure(self, ctx: ReportContext, data: ModelsData, split: str) -> Html | None:

@@ -70,6 +70,9 @@ class SearchSection:
         if search.final_front is not None:
             parts.append(tag("h3", "Final non-dominated subnets", id="search-final"))
             subs.append(("search-final", "Final front"))
+            charts = front_charts(ctx, search) if not search.iterations else None
+            if charts is not None:  # no per-iteration figures above: the interactive front goes here
+                parts.append(charts)
             parts.append(self._final_table(ctx, search))
         return SectionResult(join(parts), subs)
 
@@ -79,7 +82,8 @@ class SearchSection:
             return note("The search had a single objective (error), so there is no trade-off to plot.", "info")
         if not any(it.archive for it in search.iterations):
             return note("The iteration archives are empty, so there is no front to plot.", "info")
-        parts: list[Html] = [front_charts(ctx, search)]
+        charts = front_charts(ctx, search)
+        parts: list[Html] = [charts] if charts is not None else []
         last = search.iterations[-1].index
         picks = list(search.picks or [])
         for objective in search.costs:
