@@ -1,4 +1,4 @@
-"""`TrainState`: where a supernet training stands, the `state.json` of its checkpoint folder.
+"""`TrainState`: where a supernet training stands, the state file of its checkpoint folder.
 
 The trainer writes it after every checkpointed epoch and when training ends; resume and the search
 (which can start from an unfinished training's latest weights) read it, always through this class.
@@ -34,7 +34,7 @@ class TrainState:
     optim_meta: dict[str, Any] | None = None
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], where: str = "state.json") -> "TrainState":
+    def from_dict(cls, doc: Mapping[str, Any], where: str = "the training state") -> "TrainState":
         try:
             return cls(phase_index=int(doc["phase_index"]), phase=str(doc["phase"]), epochs_done=int(doc["epochs_done"]),
                        phase_complete=bool(doc["phase_complete"]), phases=list(doc["phases"]), seed=int(doc["seed"]),
