@@ -460,21 +460,24 @@ def _chromium() -> str | None:
     return None
 
 
-def test_page_renders_in_headless_chromium(built, tmp_path):
+def _headless(page: Path, *args: str) -> subprocess.CompletedProcess:
+    """Open `page` in headless Chromium with `args` (e.g. --screenshot=..., --dump-dom); skip without it."""
     browser = _chromium()
     if browser is None:
         print("chromium is not installed (apt-get install chromium): the headless rendering check is skipped")
         pytest.skip("chromium is not installed")
-    from PIL import Image
-
-    index = built[1].index
-    shot = tmp_path / "shot.png"
     with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run(
+        return subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             f"--screenshot={shot}", "--window-size=1280,2400", index.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120)
+             *args, page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+
+
+def test_page_renders_in_headless_chromium(built, tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    proc = _headless(built[1].index, f"--screenshot={shot}", "--window-size=1280,2400")
     assert shot.is_file(), proc.stderr[-2000:]
     img = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert img.shape == (2400, 1280)
@@ -607,17 +610,8 @@ def test_every_cost_gets_a_chart_with_latency_test_top1_and_a_log_axis_where_it_
     assert all(link is None for _, link in points)  # no models table, so nothing to link to
 
 
-def test_the_svg_fronts_render_in_headless_chromium(built, tmp_path):
-    browser = _chromium()
-    if browser is None:
-        print("chromium is not installed (apt-get install chromium): the headless rendering check is skipped")
-        pytest.skip("chromium is not installed")
-    index = built[1].index
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--dump-dom", index.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+def test_the_svg_fronts_render_in_headless_chromium(built):
+    proc = _headless(built[1].index, "--dump-dom")
     dom = proc.stdout
     assert proc.returncode == 0 and "Uncaught" not in proc.stderr, proc.stderr[-2000:]
     assert dom.count('class="front-svg"') == built[2].count('class="front-svg"') >= 2

@@ -36,7 +36,7 @@ SRC = __import__("pathlib").Path(__file__).resolve().parents[1] / "src" / "natv2
 
 
 def test_a_fine_tuned_models_record_is_read_only_through_its_class():
-    """models/<name>/result.json has one owner (natv2.finetune.result.FineTuneResult): no other module names
+    """models/<name>/finetune.json has one owner (natv2.finetune.result.FineTuneResult): no other module names
     the file, and no module outside the finetune package indexes a result's score dictionaries by key."""
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).as_posix()

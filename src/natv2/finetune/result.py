@@ -1,4 +1,4 @@
-"""`FineTuneResult`: the record of one fine-tuned model (models/<name>/result.json).
+"""`FineTuneResult`: the record of one fine-tuned model, in its model folder (`FINETUNE_RESULT`).
 
 The finetune stage writes it and every other stage reads it through this class, so the file's keys
 have one owner: export asks for `test_after` and `search_iteration`, not for nested dictionary keys.

@@ -300,7 +300,7 @@ def load_models(files: RunFiles) -> ModelsData | None:
 
 
 def _finetune_result(doc: dict[str, Any], i: int) -> FineTuneResult:
-    """One entry of finetune.json, through the finetune stage's own reader (its damage skips the section)."""
+    """One entry of the fine-tuning summary, through the finetune stage's own reader (its damage skips the section)."""
     try:
         return FineTuneResult.from_dict(doc, f"subnet {i}")
     except RunDirError as err:
