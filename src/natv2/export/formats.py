@@ -4,9 +4,8 @@ Every exporter writes one file atomically, embeds the model's metadata in it, an
 largest absolute output difference between the file (run by its own runtime) and the PyTorch
 module on random inputs of several batch sizes. The caller refuses results above its tolerance.
 
-ONNX uses torch's TorchScript-based exporter (`dynamo=False`): the torch.export-based one needs
-the `onnxscript` package, which natv2 does not depend on, and the legacy path exports these
-static MobileNet-style networks exactly (checked by the parity test on every export).
+ONNX files are written and run through `natv2.runtime.onnx_file`, the one owner of how natv2
+writes and opens them.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ from torch import nn
 
 from natv2.errors import NatError
 from natv2.io.atomic import atomic_write_with
+from natv2.runtime.onnx_file import INPUT_NAME, open_session, write_onnx
 
-INPUT_NAME = "input"
 
 
 @dataclass(frozen=True)
@@ -156,33 +155,10 @@ class OnnxExporter:
     suffix = ".onnx"
 
     def write(self, spec: ExportSpec, path: Path) -> Path:
-        import onnx
-
-        module = spec.module.eval()
-        axes = {name: {0: "batch"} for name in (INPUT_NAME, *spec.output_names)}
-
-        def write(tmp: str) -> None:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(module, (spec.example(2),), tmp, dynamo=False, input_names=[INPUT_NAME],
-                                  output_names=list(spec.output_names), dynamic_axes=axes, opset_version=spec.opset,
-                                  do_constant_folding=True)
-            model = onnx.load(tmp)
-            entry = model.metadata_props.add()
-            entry.key, entry.value = "natv2", json.dumps(spec.metadata, sort_keys=True)
-            onnx.checker.check_model(model)
-            onnx.save(model, tmp)
-
-        return atomic_write_with(path, write)
+        return write_onnx(spec.module, spec.example(2), path, spec.output_names, spec.opset, spec.metadata)
 
     def run(self, path: Path, x: torch.Tensor) -> tuple[np.ndarray, ...]:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return tuple(session.run(None, {INPUT_NAME: x.numpy()}))
+        return tuple(open_session(path, threads=1).run(None, {INPUT_NAME: x.numpy()}))
 
 
 EXPORTERS: dict[str, Exporter] = {"torchscript": TorchScriptExporter(), "onnx": OnnxExporter()}

@@ -12,7 +12,7 @@ import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ class LatencyResult:
     device_name: str
     channels_last: bool
     torch_version: str
+    runtime: str = "torch"  # what ran the passes: torch eager, or onnxruntime (see natv2.measure.onnx_latency)
 
     @property
     def iqr_ms(self) -> float:
@@ -63,6 +64,28 @@ def device_name(device: torch.device | str) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
+INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "asimddp", "i8mm")
+
+
+def cpu_flags() -> list[str]:
+    """The instruction sets that decide integer (INT8) and float speed on this CPU, as /proc/cpuinfo
+    names them (empty where it cannot be read): VNNI (avx512_vnni / avx_vnni) makes int8 dot products
+    one instruction; without it onnxruntime's uint8 x int8 kernels are slower and can saturate."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    present = set(line.split(":", 1)[1].split())
+                    return [f for f in INSTRUCTION_SETS if f in present]
+    except OSError:
+        pass
+    return []
+
+
+def has_vnni(flags: Sequence[str]) -> bool:
+    return any(f in flags for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[int]:
     """Temporarily set torch's intra-op thread count (restored on exit); yields the count in force."""
@@ -81,36 +104,56 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def time_calls(call: Callable[[], Any], warmup: int, runs: int) -> list[float]:
+    """Per-call wall times (ms) of `call()` after `warmup` untimed calls; `call` must finish its work
+    before returning (a CUDA forward synchronises, see `forward_call`)."""
+    for _ in range(warmup):
+        call()
+    times: list[float] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def forward_call(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """`module(x)` as a timed call: synchronised on CUDA so the time includes the kernels, not their launch."""
+    dev = x.device
+
+    def call() -> None:
+        module(x)
+        _sync(dev)
+
+    return call
+
+
 def time_forward(module: nn.Module, x: torch.Tensor, warmup: int, runs: int) -> list[float]:
     """Per-pass wall times (ms) of `module(x)` under inference_mode; the module must be ready (eval, device)."""
-    dev = x.device
-    times: list[float] = []
     with torch.inference_mode():
-        for _ in range(warmup):
-            module(x)
-        _sync(dev)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            module(x)
-            _sync(dev)
-            times.append((time.perf_counter() - t0) * 1e3)
+        return time_calls(forward_call(module, x), warmup, runs)
+
+
+def interleaved_calls(calls: Sequence[Callable[[], Any]], warmup: int, runs: int, rounds: int) -> list[list[float]]:
+    """Per-call times (ms) measured round-robin: every call gets `runs` timed repetitions split over
+    `rounds` visits (one untimed repetition at each visit). Interleaving spreads slow phases of a shared
+    or throttling machine over all calls instead of biasing whichever ran during them."""
+    rounds = max(1, min(int(rounds), int(runs)))
+    for call in calls:
+        time_calls(call, warmup, 0)
+    times: list[list[float]] = [[] for _ in calls]
+    base, extra = divmod(int(runs), rounds)
+    for r in range(rounds):
+        n = base + (1 if r < extra else 0)
+        for i, call in enumerate(calls):
+            times[i].extend(time_calls(call, 1, n))
     return times
 
 
 def interleaved_times(items: Sequence[tuple[nn.Module, torch.Tensor]], warmup: int, runs: int, rounds: int) -> list[list[float]]:
-    """Per-item pass times (ms) measured round-robin: every item gets `runs` timed passes split over
-    `rounds` visits (one untimed pass at each visit). Interleaving spreads slow phases of a shared or
-    throttling machine over all items instead of biasing whichever item ran during them."""
-    rounds = max(1, min(int(rounds), int(runs)))
-    for module, x in items:
-        time_forward(module, x, warmup, 0)
-    times: list[list[float]] = [[] for _ in items]
-    base, extra = divmod(int(runs), rounds)
-    for r in range(rounds):
-        n = base + (1 if r < extra else 0)
-        for i, (module, x) in enumerate(items):
-            times[i].extend(time_forward(module, x, 1, n))
-    return times
+    """`interleaved_calls` over forward passes `module(x)`, under inference_mode."""
+    with torch.inference_mode():
+        return interleaved_calls([forward_call(m, x) for m, x in items], warmup, runs, rounds)
 
 
 def prepare(module: nn.Module, device: torch.device, channels_last: bool, copy_module: bool = True) -> nn.Module:

@@ -91,9 +91,11 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = N
     faster there than the convolution primitive, much more so on the tiny maps of late stages; the
     result stays channels_last. Elsewhere conv2d: on a GPU the step is bound by the host's dispatch
     of small ops, and the GEMM view costs six more of them per call (permutes, selects, transposes)
-    and as many again in the backward pass, for the same single kernel.
+    and as many again in the backward pass, for the same single kernel. An ONNX export writes a
+    Conv, which its runtimes fuse with the following BN and quantize (a MatMul between transposes
+    they do neither).
     """
-    if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last):
+    if x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last) and not torch.onnx.is_in_onnx_export():
         return F.linear(x.permute(0, 2, 3, 1), weight[:, :, 0, 0], bias).permute(0, 3, 1, 2)
     return F.conv2d(x, weight, bias)
 
