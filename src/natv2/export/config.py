@@ -40,6 +40,19 @@ class ExportConfig:
     latency_device: Literal["cpu", "cuda"] = field(default="cpu", metadata=key_help("device of the latency measurement"))
     latency_runs: int = field(default=50, metadata=key_help("timed forward passes (the median is reported)"))
     latency_warmup: int = field(default=10, metadata=key_help("untimed forward passes before timing"))
+    int8: bool = field(default=False, metadata=key_help(
+        "also write a statically quantized INT8 ONNX model (QDQ, onnxruntime's tooling) beside each model, "
+        "calibrated on training images, with its test top-1 and latency against the float model; needs 'onnx' "
+        "in formats and the run's dataset"))
+    int8_calibration_images: int = field(default=512, metadata=key_help(
+        "training images that set the activation ranges (a seeded random subset of the training split)"))
+    int8_calibration_method: Literal["minmax", "entropy", "percentile"] = field(default="minmax", metadata=key_help(
+        "how activation ranges are set from them: the observed range, or a clipped one (entropy, percentile)"))
+    int8_val_images: int = field(default=2000, metadata=key_help(
+        "validation images (class-stratified; 0 = all) on which per-channel and per-tensor weight scales are "
+        "compared; the better one is kept"))
+    int8_latency_batches: tuple[int, ...] = field(default=(1, 64), metadata=key_help(
+        "batch sizes at which float and INT8 latency are measured (onnxruntime, export.latency_threads threads)"))
 
     def __post_init__(self) -> None:
         if not self.tolerance > 0:
@@ -52,6 +65,13 @@ class ExportConfig:
             raise FieldError("opset", self.opset, "an ONNX opset between 7 and 23 (17 is safe)")
         if self.latency_warmup < 0:
             raise FieldError("latency_warmup", self.latency_warmup, "an integer >= 0")
-        for name in ("latency_batch_size", "latency_threads", "latency_runs"):
+        if self.int8 and "onnx" not in self.formats:
+            raise FieldError("int8", self.int8, "false, or add onnx to export.formats (the INT8 model is "
+                             "quantized from the float ONNX file)")
+        if not self.int8_latency_batches or any(b < 1 for b in self.int8_latency_batches):
+            raise FieldError("int8_latency_batches", list(self.int8_latency_batches), "a non-empty list of integers >= 1")
+        if self.int8_val_images < 0:
+            raise FieldError("int8_val_images", self.int8_val_images, "an integer >= 0 (0 = the whole validation split)")
+        for name in ("latency_batch_size", "latency_threads", "latency_runs", "int8_calibration_images"):
             if getattr(self, name) < 1:
                 raise FieldError(name, getattr(self, name), "an integer >= 1")

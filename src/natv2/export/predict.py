@@ -21,6 +21,7 @@ from natv2.io.artifacts import EXPORT_SUMMARY, FINETUNE_SUMMARY
 from natv2.export.bundle import STEM
 from natv2.export.preprocessing import CLASSES_KEY, require, transform_from
 from natv2.registry import Registry
+from natv2.runtime.int8 import INT8_SUFFIX
 
 Run = Callable[[Any], np.ndarray]  # N x 3 x r x r float tensor -> N x n_classes logits
 
@@ -32,6 +33,7 @@ class Runtime:
     name: str
     suffixes: tuple[str, ...]
     open: Callable[[Path], tuple[dict[str, Any], Run]]
+    missing: str = "pass a folder written by `natv2 export`, or choose another --format"  # fix when a folder lacks it
 
 
 RUNTIMES: Registry[Runtime] = Registry("model format", fix="use one of {names}")
@@ -89,25 +91,41 @@ def _open_torchscript(path: Path) -> tuple[dict[str, Any], Run]:
 
 
 def _open_onnx(path: Path) -> tuple[dict[str, Any], Run]:
-    import onnxruntime as ort
+    from natv2.runtime.onnx_file import open_session, session_metadata
 
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = open_session(path, threads=0)
     except Exception as err:  # onnxruntime raises its own types for a file that is not a model
         raise CheckpointError(f"{path} is not an ONNX model onnxruntime can load ({type(err).__name__})",
                               "pass the model.onnx written by `natv2 export`") from None
-    raw = session.get_modelmeta().custom_metadata_map.get("natv2")
-    if raw is None:
+    meta = session_metadata(session)
+    if meta is None:
         raise CheckpointError(f"{path} is an ONNX model without natv2 metadata", "pass a model written by `natv2 export`")
-    meta = json.loads(raw)
     name = session.get_inputs()[0].name
     index = _logits_index(meta)
     return meta, lambda x: np.asarray(session.run(None, {name: x.contiguous().numpy()})[index])
 
 
+def _open_int8(path: Path) -> tuple[dict[str, Any], Run]:
+    """An INT8 ONNX model: refused when the file holds no quantized operator (a float model renamed)."""
+    from natv2.runtime.int8 import is_quantized
+
+    try:
+        quantized = is_quantized(path)
+    except Exception as err:  # onnx raises DecodeError & co. for a damaged file
+        raise CheckpointError(f"{path} is not an ONNX model ({type(err).__name__})",
+                              "export it again: natv2 export RUN --set export.int8=true") from None
+    if not quantized:
+        raise CheckpointError(f"{path} holds no quantized operator: it is a float model, not an INT8 one",
+                              "export the INT8 model with natv2 export RUN --set export.int8=true")
+    return _open_onnx(path)
+
+
 RUNTIMES.register("safetensors", Runtime("safetensors", (".safetensors", ".json"), _open_pytorch))
 RUNTIMES.register("torchscript", Runtime("torchscript", (".pt",), _open_torchscript))
 RUNTIMES.register("onnx", Runtime("onnx", (".onnx",), _open_onnx))
+RUNTIMES.register("int8", Runtime("int8", (INT8_SUFFIX,), _open_int8,
+                                  "export the INT8 model: natv2 export RUN --set export.int8=true (--force)"))
 
 
 def _not_the_models_folder(path: Path) -> None:
@@ -129,17 +147,17 @@ def _file_for(path: Path, fmt: str | None) -> tuple[Path, Runtime]:
         file = path / f"{STEM}{runtime.suffixes[0]}"
         if file.is_file():
             return file, runtime
-        raise CheckpointError(f"no {runtime.name} model in folder {path}",
-                              "pass a folder written by `natv2 export`, or choose another --format")
+        raise CheckpointError(f"no {runtime.name} model in folder {path}", runtime.missing)
     if not path.exists():
         raise CheckpointError(f"model file {path} does not exist", "pass an exported model folder or file")
-    matches = [RUNTIMES.get(n) for n in RUNTIMES.names() if path.suffix in RUNTIMES.get(n).suffixes]
+    matches = sorted((RUNTIMES.get(n) for n in RUNTIMES.names() if path.name.endswith(RUNTIMES.get(n).suffixes)),
+                     key=lambda rt: -max(len(s) for s in rt.suffixes if path.name.endswith(s)))  # model.int8.onnx: int8
     if not matches:
         raise CheckpointError(f"{path} is not a model file natv2 can run (suffix {path.suffix or 'none'})",
                               f"pass a folder or a file ending in {sorted(s for n in RUNTIMES.names() for s in RUNTIMES.get(n).suffixes)}")
-    if fmt is not None and matches[0].name != fmt:
+    if fmt is not None and fmt not in {m.name for m in matches}:
         raise CheckpointError(f"{path} is a {matches[0].name} file, not {fmt}", "drop --format, or pass the folder")
-    return path, matches[0]
+    return path, next((m for m in matches if m.name == fmt), matches[0])
 
 
 @dataclass

@@ -20,6 +20,9 @@ from natv2.export.exporter import META_FILE, ExportRecord, export_model, output_
 from natv2.export.metadata import model_metadata
 from natv2.io.atomic import atomic_write_json, read_json
 
+from natv2.export.int8_data import Int8Data
+from natv2.export.quantized import INT8_KEY, export_int8, int8_done
+from natv2.export.quantized import summary as int8_summary
 from natv2.finetune.result import FineTuneResult
 from natv2.io.artifacts import EXPORT_SUMMARY as SUMMARY_FILE
 from natv2.io.artifacts import FINETUNED_STEM, stamp
@@ -54,11 +57,12 @@ InputsFor = Callable[[int], "torch.Tensor | None"]
 
 def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[str, Any],
                      log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None,
-                     extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     extra: Mapping[str, Any] | None = None, int8_data: Int8Data | None = None) -> dict[str, Any]:
     """Export every fine-tuned model under `models_dir` (written by `natv2 finetune`).
 
     `inputs_for(resolution)`: real images for the parity checks (None: random inputs).
     `extra`: metadata every model gets (the dataset's preprocessing and class names).
+    `int8_data`: the images of the INT8 export (needed when cfg.int8).
     """
     log = log or (lambda msg: None)
     root = Path(models_dir)
@@ -71,6 +75,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
         result = FineTuneResult.read(folder)
         if _done(folder, cfg):
             log(f"[{i}/{len(jobs)}] {folder.name}: already exported, skipped")
+            _quantize(folder, cfg, int8_data, log)
             records.append(_summary(folder, read_json(folder / META_FILE)))
             continue
         log(f"[{i}/{len(jobs)}] {folder.name}: exporting {', '.join(cfg.formats)}")
@@ -92,17 +97,19 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
         )
         inputs = inputs_for(result.resolution) if inputs_for else None
         record = export_model(model, folder, meta, cfg, inputs=inputs)
-        records.append(_summary(folder, read_json(folder / META_FILE)))
         log(f"    parity (max abs diff): {record.max_abs_diff:.2e}")
+        _quantize(folder, cfg, int8_data, log)
+        records.append(_summary(folder, read_json(folder / META_FILE)))
     return write_summary(root, cfg, records)
 
 
 def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[tuple[str, nn.Module, Mapping[str, Any]]],
                      log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None,
-                     extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     extra: Mapping[str, Any] | None = None, int8_data: Int8Data | None = None) -> dict[str, Any]:
     """Export ready-built models (e.g. inherited subnets, BN recalibrated): (name, model, metadata) each.
 
     `extra`: metadata every model gets (the dataset's preprocessing and class names).
+    `int8_data`: the images of the INT8 export (needed when cfg.int8).
     """
     log = log or (lambda msg: None)
     root = Path(models_dir)
@@ -115,8 +122,20 @@ def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[
             log(f"[{i}/{len(items)}] {name}: exporting {', '.join(cfg.formats)}")
             full = {**meta, **dict(extra or {}), "latency": measure(model, int(meta["resolution"]), cfg)}
             export_model(model, folder, full, cfg, inputs=inputs_for(int(meta["resolution"])) if inputs_for else None)
+        _quantize(folder, cfg, int8_data, log)
         records.append(_summary(folder, read_json(folder / META_FILE)))
     return write_summary(root, cfg, records)
+
+
+def _quantize(folder: Path, cfg: ExportConfig, data: Int8Data | None, log: Callable[[str], None]) -> None:
+    """The folder's INT8 model when the config asks for one and it is not there yet."""
+    if not cfg.int8 or int8_done(folder):
+        return
+    if data is None:
+        raise RunDirError(f"export.int8 needs the run's dataset to calibrate {folder.name}, and none was given",
+                          "export where the run's dataset is available")
+    log(f"    quantizing to int8 ({cfg.int8_calibration_method} calibration on training images)")
+    export_int8(folder, cfg, data, log)
 
 
 def write_summary(root: Path, cfg: ExportConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,6 +159,7 @@ def _summary(folder: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
         "accuracy": meta.get("accuracy"),
         "latency_ms": (meta.get("latency") or {}).get("median_ms"),
         "max_abs_diff": max((d for per in parity.values() for d in per.values()), default=None),
+        INT8_KEY: int8_summary(dict(meta)),
     }
 
 

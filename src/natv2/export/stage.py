@@ -95,6 +95,16 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
 
     ex = config.export
     splits = _splits_or_none(config, log)
+    if ex.int8 and splits is None:
+        from natv2.errors import DataError
+
+        raise DataError("export.int8 calibrates each INT8 model on the run's training images, and the run's "
+                        "dataset cannot be loaded here", "export where data.path is readable, or set export.int8=false")
+    int8_data = None
+    if ex.int8:
+        from natv2.export.int8_data import int8_data as make_int8_data
+
+        int8_data = make_int8_data(splits, config.data, ex, seed=config.run.seed)
     inputs_for = parity_inputs(config, max(ex.parity_batches), log, splits) if splits is not None else None
     dataset_meta = dataset_metadata(config.data, splits) if splits is not None else {}
     record = read_source_record(run.path)
@@ -102,10 +112,10 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
         dataset_meta = {**dataset_meta, TRANSFER_SOURCE_KEY: source_summary(record)}
     if ex.source == "finetuned":
         summary = export_finetuned(run.models_dir, ex, {"run_dir": str(run.path), "run_id": run.path.name}, log=log,
-                                   inputs_for=inputs_for, extra=dataset_meta)
+                                   inputs_for=inputs_for, extra=dataset_meta, int8_data=int8_data)
     else:
         summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, splits), log=log, inputs_for=inputs_for,
-                                   extra=dataset_meta)
+                                   extra=dataset_meta, int8_data=int8_data)
     for m in summary["models"]:
         run.log_event(STAGE, "model_exported", name=m["name"], files=m["files"], max_abs_diff=m["max_abs_diff"])
     return summary
@@ -117,6 +127,11 @@ def format_table(summary: dict[str, Any], models_dir: Any) -> list[str]:
         lat = "n/a" if m["latency_ms"] is None else f"{m['latency_ms']:.2f}ms"
         diff = "n/a" if m["max_abs_diff"] is None else f"{m['max_abs_diff']:.1e}"
         rows.append(f"  {m['name']:<34} {lat:>9} {diff:>10}  {models_dir}/{m['folder']}/ ({', '.join(sorted(m['files']))})")
+        q = m.get("int8")
+        if q:
+            speed = ", ".join(f"{v:.2f}x at batch {b}" for b, v in q["speedup"].items())
+            rows.append(f"  {'':<34} int8: {q['split']} top-1 {100 * q['top1_float']:.2f}% -> {100 * q['top1_int8']:.2f}%, "
+                        f"onnxruntime speed-up {speed} ({q['file']})")
     return rows
 
 

@@ -24,8 +24,9 @@ from torch import nn
 from natv2.errors import ConfigError
 from natv2.io import atomic_write_json, atomic_write_text, read_json
 from natv2.measure.blocks import build_layer, layer_input_shape
-from natv2.measure.latency import device_name, interleaved_times, make_input, prepare, torch_threads
+from natv2.measure.latency import device_name
 from natv2.measure.layout import Layer, get_family, layer_plan
+from natv2.measure.timing_backends import TORCH, TimingBackend, TimingSetting, get_backend, table_backend
 from natv2.space import N_LAYERS, N_STAGES, SearchSpace, SubnetConfig
 
 TABLE_FORMAT = 1
@@ -66,14 +67,34 @@ def distinct_layers(arch: str, n_classes: int, space: SearchSpace) -> list[Layer
 
 
 def time_layers(
-    layers: Sequence[Layer], device: torch.device, warmup: int, runs: int, channels_last: bool, batch_size: int = 1, rounds: int = 5
+    layers: Sequence[Layer], device: torch.device, warmup: int, runs: int, channels_last: bool, batch_size: int = 1,
+    rounds: int = 5, backend: str = TORCH, threads: int = 1,
 ) -> list[float]:
-    """Median latency (ms) of each layer's stand-alone module, measured in interleaved rounds."""
-    items = [
-        (prepare(build_layer(L), device, channels_last, copy_module=False), make_input(layer_input_shape(L, batch_size), device, channels_last))
-        for L in layers
-    ]
-    return [float(np.median(t)) for t in interleaved_times(items, warmup, runs, rounds)]
+    """Median latency (ms) of each layer's stand-alone module, measured in interleaved rounds by `backend`.
+
+    `threads` is what the backend's own thread setting gets (onnxruntime sessions); torch's is set by the caller.
+    """
+    items = ((build_layer(L), layer_input_shape(L, batch_size)) for L in layers)  # lazy: same RNG order as ever
+    setting = TimingSetting(torch.device(device), channels_last, threads, warmup, runs, rounds)
+    return [float(np.median(t)) for t in get_backend(backend).time(items, setting)]
+
+
+def _timing_meta(timing: TimingBackend, dev: torch.device, threads: int, batch_size: int, channels_last: bool,
+                 warmup: int, runs: int, rounds: int) -> dict[str, Any]:
+    """How and where a table was timed: a number is only comparable with one measured the same way."""
+    return {
+        "device": str(dev),
+        "device_name": device_name(dev),
+        "threads": threads,
+        "batch_size": batch_size,
+        "channels_last": channels_last,
+        "warmup": warmup,
+        "runs": runs,
+        "rounds": rounds,
+        "statistic": "median",
+        "torch_version": torch.__version__,
+        **timing.describe(),
+    }
 
 
 @dataclass
@@ -99,6 +120,7 @@ class LatencyTable:
         batch_size: int = 1,
         space: SearchSpace | None = None,
         rounds: int = 5,
+        backend: str = TORCH,
     ) -> "LatencyTable":
         """Time every distinct layer of `arch` at `resolutions` on `device`, once each.
 
@@ -106,20 +128,24 @@ class LatencyTable:
         d{2,3,4}, every exit (early-exit families) and every mask key (parallel families).
         Its r and w are replaced by `resolutions` and `width_mult`. Each layer gets `warmup` untimed
         and `runs` timed passes, spread over `rounds` interleaved visits (robust to slow phases).
+        backend: the runtime that times them (natv2.measure.timing_backends): "torch" (float, eager) or
+        "onnxruntime-int8" (ONNX export, static INT8 quantization, onnxruntime on the CPU; `threads`
+        are then onnxruntime's intra-op threads). Calibration and validation reuse the table's backend.
         """
         family = get_family(arch)
         dev = torch.device(device)
-        if channels_last is None:
-            channels_last = dev.type == "cpu"
+        timing = get_backend(backend)
+        timing.check_device(dev)
+        channels_last = timing.channels_last(dev, channels_last)
         space = space or SearchSpace(
             nd=(1, 2, 3, 4, 5) if family.exits else None, nw=tuple(range(1, 8)) if family.parallel else None
         )
         space = space.restrict(r=tuple(int(r) for r in resolutions), w=(float(width_mult),))
         layers = distinct_layers(arch, n_classes, space)
         t0 = time.perf_counter()
-        with torch_threads(threads) as n_threads, torch.random.fork_rng(devices=[]):
+        with timing.threads(threads) as n_threads, torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            times = time_layers(layers, dev, warmup, runs, channels_last, batch_size, rounds)
+            times = time_layers(layers, dev, warmup, runs, channels_last, batch_size, rounds, backend, n_threads)
             entries = {layer.key(): ms for layer, ms in zip(layers, times)}
         meta = {
             "format": TABLE_FORMAT,
@@ -128,21 +154,22 @@ class LatencyTable:
             "width_mult": float(width_mult),
             "resolutions": sorted(int(r) for r in resolutions),
             "space": space.to_dict(),
-            "device": str(dev),
-            "device_name": device_name(dev),
-            "threads": n_threads,
-            "batch_size": batch_size,
-            "channels_last": channels_last,
-            "warmup": warmup,
-            "runs": runs,
-            "rounds": rounds,
-            "statistic": "median",
-            "torch_version": torch.__version__,
+            **_timing_meta(timing, dev, n_threads, batch_size, channels_last, warmup, runs, rounds),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - t0, 3),
             "n_entries": len(entries),
         }
         return cls(entries, json.loads(json.dumps(meta)))  # plain JSON types (YAML-safe)
+
+    @property
+    def backend(self) -> str:
+        """The runtime the entries were timed with ("torch" or "onnxruntime-int8"; see timing_backends)."""
+        return table_backend(self.meta)
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic the timed layers ran in ("float32" or "int8")."""
+        return str(self.meta.get("precision", get_backend(self.backend).precision))
 
     # ------------------------------------------------------------------ prediction
     def layer_latencies(self, cfg: SubnetConfig) -> list[tuple[str, float]]:
@@ -282,15 +309,17 @@ def validate_table(
     extract: Callable[[Any, SubnetConfig], nn.Module] | None = None,
     rounds: int | None = None,
 ) -> TableValidation:
-    """Compare `table.predict` with `measure_latency` of `n` random extracted subnets.
+    """Compare `table.predict` with the measured latency of `n` random extracted subnets.
 
     Subnets are sampled from `space` (default: `supernet.space` restricted to the table's
-    resolutions and width). Measurement uses the table's own device, threads, batch and memory
-    format; warmup/runs/rounds default to the table's. All subnets are extracted first and timed
-    round-robin (`interleaved_times`), so a slow phase of the machine does not bias a few of them.
+    resolutions and width). Measurement uses the table's own backend (torch, or onnxruntime INT8 on
+    ONNX-exported, quantized subnets), device, threads, batch and memory format; warmup/runs/rounds
+    default to the table's. All subnets are extracted first and timed round-robin
+    (`interleaved_calls`), so a slow phase of the machine does not bias a few of them.
     """
     cfgs, preds, meas = _measure_random_subnets(table, supernet, n, seed, space, extract=extract, warmup=warmup, runs=runs, rounds=rounds)
-    meta = {"seed": seed, **{k: table.meta.get(k) for k in ("arch", "device_name", "threads", "resolutions", "calibration")}}
+    meta = {"seed": seed, "backend": table.backend, "precision": table.precision,
+            **{k: table.meta.get(k) for k in ("arch", "device_name", "threads", "resolutions", "calibration")}}
     return TableValidation.from_arrays(preds, meas, cfgs, meta)
 
 
@@ -306,37 +335,36 @@ def _measure_random_subnets(
     rounds: int | None = None,
     raw: bool = False,
 ) -> tuple[list[dict], list[float], list[float]]:
-    """(configs, predictions, measured medians) of `n` random subnets, measured as the table was built."""
+    """(configs, predictions, measured medians) of `n` random subnets, measured as the table was built:
+    same backend (an INT8 table times ONNX-exported, quantized subnets in onnxruntime), device, threads,
+    batch and memory format."""
     meta = table.meta
     space = space or getattr(supernet, "space")
     space = space.restrict(r=tuple(meta["resolutions"]), w=(float(meta["width_mult"]),))
     rng = np.random.default_rng(seed)
     extract = extract or _extract
-    cfgs: list[dict] = []
-    preds: list[float] = []
+    sampled = [space.sample(rng) for _ in range(n)]
+    preds = [table.predict_raw(cfg) if raw else table.predict(cfg) for cfg in sampled]
+    timing = get_backend(table.backend)
     dev = torch.device(meta.get("device", "cpu"))
-    channels_last = meta.get("channels_last")
-    channels_last = dev.type == "cpu" if channels_last is None else bool(channels_last)
+    timing.check_device(dev)
     batch = int(meta.get("batch_size", 1))
-    items = []
+    items = ((extract(supernet, cfg), (batch, 3, cfg.r, cfg.r)) for cfg in sampled)  # extracted as timing needs them
     before = getattr(supernet, "active_subnet", None)
-    with torch_threads(meta.get("threads")), torch.random.fork_rng(devices=[]):
-        for _ in range(n):
-            cfg = space.sample(rng)
-            preds.append(table.predict_raw(cfg) if raw else table.predict(cfg))
-            cfgs.append(cfg.to_dict())
-            net = prepare(extract(supernet, cfg), dev, channels_last, copy_module=False)
-            items.append((net, make_input((batch, 3, cfg.r, cfg.r), dev, channels_last)))
-        times = interleaved_times(
-            items,
+    with timing.threads(meta.get("threads")) as n_threads, torch.random.fork_rng(devices=[]):
+        setting = TimingSetting(
+            dev,
+            timing.channels_last(dev, meta.get("channels_last")),
+            n_threads,
             meta.get("warmup", 10) if warmup is None else warmup,
             meta.get("runs", 50) if runs is None else runs,
             meta.get("rounds", 5) if rounds is None else rounds,
         )
+        times = timing.time(items, setting)
     if before is not None:
         supernet.set_active_subnet(before)
     meas = [float(np.median(t)) for t in times]
-    return cfgs, preds, meas
+    return [cfg.to_dict() for cfg in sampled], preds, meas
 
 
 def _extract(supernet: Any, cfg: SubnetConfig) -> nn.Module:

@@ -14,22 +14,24 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from natv2.io.atomic import atomic_write_with
+
+if TYPE_CHECKING:  # torch is imported only where a module is written: predict and the report stay light
+    import torch
+    from torch import nn
 
 INPUT_NAME = "input"
 METADATA_KEY = "natv2"  # the metadata_props entry holding the model's natv2 metadata (JSON)
 
 
-def write_onnx(module: nn.Module, example: torch.Tensor, path: str | Path, output_names: Sequence[str],
+def write_onnx(module: "nn.Module", example: "torch.Tensor", path: str | Path, output_names: Sequence[str],
                opset: int = 17, metadata: Mapping[str, Any] | None = None) -> Path:
     """Export eval-mode `module` traced on `example` to `path` (atomic), batch axis dynamic,
     `metadata` stored as JSON under metadata_props['natv2']; the file passes onnx.checker."""
     import onnx
+    import torch
 
     module = module.eval()
     axes = {name: {0: "batch"} for name in (INPUT_NAME, *output_names)}

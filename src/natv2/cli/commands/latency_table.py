@@ -28,7 +28,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--n-classes", type=int, metavar="N", help="classifier size (default: the config's dataset)")
     how = parser.add_argument_group("how to time")
     how.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device to time on (default cpu)")
-    how.add_argument("--threads", type=int, default=1, help="torch threads while timing (default 1)")
+    how.add_argument("--int8", action="store_true",
+                     help=("time the INT8 model instead of float torch: every layer and every calibration/validation "
+                           "subnet is exported to ONNX, statically quantized (uint8 activations, int8 weights) and "
+                           "run in onnxruntime on the CPU (needs onnxruntime; refuses --device cuda)"))
+    how.add_argument("--threads", type=int, default=1,
+                     help="torch threads while timing (default 1); with --int8, onnxruntime's intra-op threads")
     how.add_argument("--batch-size", type=int, default=1, help="images per timed forward (default 1)")
     how.add_argument("--warmup", type=int, default=10, help="untimed passes per layer (default 10)")
     how.add_argument("--runs", type=int, default=50, help="timed passes per layer (default 50; the median is kept)")
@@ -62,12 +67,19 @@ def _check(ctx: CliContext) -> None:
         raise ConfigError("--calibrate 1 cannot fit a line", "use --calibrate 0 (off) or 2 or more")
     if a.validate == 1:
         raise ConfigError("--validate 1 gives no rank statistics", "use --validate 0 (off) or 2 or more")
+    if a.int8:
+        import torch
+
+        from natv2.measure.timing_backends import ONNXRUNTIME_INT8, get_backend
+
+        get_backend(ONNXRUNTIME_INT8).check_device(torch.device(a.device))
     if a.out.rsplit(".", 1)[-1] not in ("json", "yaml", "yml"):
         raise ConfigError(f"{a.out}: a table file ends in .json, .yaml or .yml", "e.g. latency_table.json")
 
 
 def _run(ctx: CliContext) -> int:
     from natv2.measure.lut_build import TableRequest, build_calibrated_table
+    from natv2.measure.timing_backends import ONNXRUNTIME_INT8, TORCH
 
     _check(ctx)
     a, train = ctx.args, ctx.config().train
@@ -80,7 +92,8 @@ def _run(ctx: CliContext) -> int:
     req = TableRequest(supernet=a.supernet or train.supernet, n_classes=_n_classes(ctx),
                        width_mult=a.width_mult or train.width_mult, resolutions=tuple(resolutions), space=space,
                        device=a.device, threads=a.threads, batch_size=a.batch_size, warmup=a.warmup, runs=a.runs,
-                       rounds=a.rounds, calibrate=a.calibrate, validate=a.validate, seed=a.seed)
+                       rounds=a.rounds, calibrate=a.calibrate, validate=a.validate, seed=a.seed,
+                       backend=ONNXRUNTIME_INT8 if a.int8 else TORCH)
     log = ctx.echo if ctx.verbosity >= 0 else (lambda msg: None)
     table, report = build_calibrated_table(req, log)
     path = table.save(a.out).resolve()
@@ -89,7 +102,8 @@ def _run(ctx: CliContext) -> int:
         ctx.echo(f"calibration: measured = {cal['scale']:.3f} x sum + {cal['offset_ms']:.3f} ms ({cal['n']} subnets)")
     if report is not None:
         ctx.echo(f"validation: {report.summary()}")
-    ctx.echo(f"wrote {path} ({len(table.entries)} layers, {table.meta['device_name']}, {table.meta['threads']} threads)")
+    ctx.echo(f"wrote {path} ({len(table.entries)} layers, {table.precision} via {table.backend}, "
+             f"{table.meta['device_name']}, {table.meta['threads']} threads)")
     ctx.echo(f"search with it: natv2 search RUN --set 'search.objectives=[err,lut_latency]' "
              f"--set search_stage.latency_table={path}")
     return 0
@@ -106,9 +120,13 @@ COMMANDS = [
                      "of its layers, fitted (--calibrate) to measured whole subnets, and checked (--validate) on\n"
                      "other random subnets: the report gives the error in percent and the rank correlation.\n"
                      "The search uses the table through the 'lut_latency' objective. Random weights are timed,\n"
-                     "so neither a trained supernet nor the dataset is needed (except for the class count)."),
+                     "so neither a trained supernet nor the dataset is needed (except for the class count).\n"
+                     "--int8 builds the table for the INT8 model instead: each layer, and each calibration and\n"
+                     "validation subnet, is exported to ONNX, statically quantized and timed in onnxruntime on\n"
+                     "the CPU (--threads: onnxruntime's intra-op threads)."),
         epilog=("examples:\n  natv2 latency-table lut.json --preset cifar10\n"
                 "  natv2 latency-table lut.yaml --supernet ofa_mbv3 --resolutions 160,192,224 --n-classes 1000 --threads 4\n"
+                "  natv2 latency-table lut-int8.json --int8 --preset cifar10\n"
                 "  natv2 search RUN --set 'search.objectives=[err,lut_latency]' --set search_stage.latency_table=lut.json"),
     )
 ]

@@ -11,10 +11,11 @@ from natv2.cli.registry import Command
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
-                        help="an exported model: its folder (<run>/models/NAME), or model.safetensors / .json / .pt / .onnx")
+                        help="an exported model: its folder (<run>/models/NAME), or model.safetensors / .json / .pt / .onnx / .int8.onnx")
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
-    parser.add_argument("--format", choices=("safetensors", "torchscript", "onnx"), default=None,
-                        help="which file of a model folder to run (default: safetensors, with PyTorch)")
+    parser.add_argument("--format", choices=("safetensors", "torchscript", "onnx", "int8"), default=None,
+                        help="which file of a model folder to run (default: safetensors, with PyTorch; int8: the "
+                             "statically quantized ONNX model of export.int8=true, with onnxruntime)")
     parser.add_argument("--top", type=int, default=1, metavar="K", help="print the K most likely classes (default 1)")
     parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
 
@@ -40,7 +41,7 @@ def _run(ctx: CliContext) -> int:
 COMMANDS = [
     Command(
         "predict",
-        "classify image files with an exported model (safetensors, TorchScript or ONNX)",
+        "classify image files with an exported model (safetensors, TorchScript, ONNX or INT8 ONNX)",
         run=_run,
         configure=_configure,
         description=("Classify image files with a model written by `natv2 export`. The model's own metadata\n"
@@ -49,6 +50,7 @@ COMMANDS = [
                      "and transformed exactly as validation did during the run."),
         epilog=("examples:\n  natv2 predict runs/x/models/subnet-0 cat.png dog.jpg\n"
                 "  natv2 predict runs/x/models/subnet-0/model.onnx *.png --top 3\n"
-                "  natv2 predict runs/x/models/subnet-0 img.png --format torchscript --json"),
+                "  natv2 predict runs/x/models/subnet-0 img.png --format torchscript --json\n"
+                "  natv2 predict runs/x/models/subnet-0 img.png --format int8"),
     )
 ]

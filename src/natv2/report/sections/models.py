@@ -11,6 +11,7 @@ from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
 from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData, SearchData, canonical_key
 from natv2.report.sections.front_svg import model_ids
+from natv2.report.sections.int8 import int8_table
 from natv2.report.sections.search import exit_label
 from natv2.report.units import fmt, is_number, mega, pct, signed_pp
 
@@ -125,6 +126,10 @@ class ModelsSection:
         split = report_split(data.rows)
         parts = [self._table(ctx, data, search, split)]
         subs: list[tuple[str, str]] = []
+        int8 = int8_table(data.rows)
+        if int8 is not None:
+            parts += [tag("h3", "INT8 deployment", id="models-int8"), int8]
+            subs.append(("models-int8", "INT8"))
         shift = self._shift_figure(ctx, data, split)
         if shift is not None:
             parts.append(tag("h3", "Before and after fine-tuning", id="models-shift"))
