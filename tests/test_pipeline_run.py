@@ -153,6 +153,9 @@ def test_predict_gives_the_pytorch_models_predictions_in_every_format(smoke_run,
             assert proc.returncode == 0, proc.stderr[-2000:]
             got = [p["index"] for p in json.loads(proc.stdout)["predictions"]]
             assert got == expected, fmt
+        proc = _natv2("predict", str(folder), *paths, "--format", "int8", "--json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert json.loads(proc.stdout)["format"] == "int8" and len(json.loads(proc.stdout)["predictions"]) == len(paths)
         ours = natv2.predict(folder / entry["files"]["onnx"], paths[:5], top=3)
         assert [p.index for p in ours] == expected[:5] and len(ours[0].top) == 3
         assert ours[0].label == data["classes"][expected[0]]
