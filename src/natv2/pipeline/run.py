@@ -134,6 +134,7 @@ def _fmt_seconds(s: float) -> str:
 def where_things_are(run_path: Path) -> list[str]:
     """The closing lines: where the report and the models are."""
     from natv2.io.artifacts import Layout
+    from natv2.runtime.int8 import INT8_SUFFIX
 
     lay = Layout(run_path)
     lines = [f"run directory: {run_path}"]
@@ -143,6 +144,9 @@ def where_things_are(run_path: Path) -> list[str]:
     models = lay.models
     if models.is_dir():
         lines.append(f"models:        {models}  (load one with natv2.load_model(PATH))")
+        int8 = sorted(models.glob(f"*/*{INT8_SUFFIX}"))
+        if int8:
+            lines.append(f"INT8 models:   {len(int8)} (classify with natv2 predict {int8[0].parent} IMAGE --format int8)")
     return lines
 
 
