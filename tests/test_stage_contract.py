@@ -48,6 +48,34 @@ def test_a_fine_tuned_models_record_is_read_only_through_its_class():
             assert key not in text, f"{rel} indexes a fine-tuning result by key ({key}); use FineTuneResult"
 
 
+def test_the_export_summary_is_read_only_through_its_class():
+    """models/export.json has one owner (natv2.export.record.ExportSummary): no module outside the export package
+    reads it or indexes a model's line by its keys."""
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("export/") or rel == "io/artifacts.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for key in ('get("latency_ms"', 'get("max_abs_diff"', '["max_abs_diff"]', '["latency_ms"]', 'ex["models"]',
+                    'get("models")'):
+            assert key not in text, f"{rel} indexes export.json by key ({key}); use ExportSummary / ExportedModel"
+
+
+def test_an_export_summary_round_trips_and_damage_is_a_clear_error(tmp_path):
+    from natv2.errors import RunDirError
+    from natv2.export.record import ExportedModel, ExportSummary, Int8Summary
+
+    int8 = Int8Summary("model.int8.onnx", "per_channel", "test", 0.8, 0.79, 0.97, {"float": {"64": 2.0}, "int8": {"64": 1.0}},
+                       {"64": 2.0}, True, {"cpu": "x"}, {"HardSigmoid": 3}, {"split": "train", "images": 512})
+    summary = ExportSummary([ExportedModel("a", "a", "single", {"onnx": "model.onnx"}, 10, 20, {"top1": 0.8}, 1.5, 1e-6, int8),
+                             ExportedModel("b", "b")], 1e-4)
+    summary.write(tmp_path)
+    assert ExportSummary.read(tmp_path) == summary
+    (tmp_path / "export.json").write_text('{"models": [{"name": "x"}]}')
+    with pytest.raises(RunDirError, match="has no folder"):
+        ExportSummary.read(tmp_path)
+
+
 def test_a_fine_tune_result_round_trips_and_a_foreign_file_is_a_clear_error(tmp_path):
     from natv2.errors import RunDirError
     from natv2.finetune.result import FineTuneResult

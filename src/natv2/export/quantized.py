@@ -22,11 +22,11 @@ import numpy as np
 from natv2.export.bundle import STEM
 from natv2.export.config import ExportConfig
 from natv2.export.int8_data import Int8Data
+from natv2.export.record import INT8_KEY
 from natv2.io.artifacts import EXPORT_META as META_FILE
 from natv2.io.atomic import atomic_write_json, read_json
 from natv2.runtime.int8 import INT8_SUFFIX, QuantRecipe, operator_census, quantize_int8
 
-INT8_KEY = "int8"  # the meta.json / export.json entry and the files key of the INT8 model
 WORK_DIR = ".int8-work"  # candidates while they are compared; removed after (and before a retry)
 
 
@@ -133,15 +133,4 @@ def _finish(candidate: Path, out: Path, metadata: dict[str, Any], set_metadata: 
     atomic_write_with(out, lambda tmp: onnx.save(model, tmp))
 
 
-def summary(meta: dict[str, Any]) -> dict[str, Any] | None:
-    """The INT8 figures export.json lists per model (None when the model has no INT8 export)."""
-    rec = meta.get(INT8_KEY)
-    if not rec:
-        return None
-    acc, lat = rec["accuracy"], rec["latency"]
-    return {"file": rec["file"], "weights": rec["weights"], "split": acc["split"], "top1_float": acc["top1_float"],
-            "top1_int8": acc["top1_int8"], "agreement": acc["agreement"], "latency_ms": lat["ms"],
-            "speedup": lat["speedup"], "vnni": lat["vnni"]}
-
-
-__all__ = ["INT8_KEY", "export_int8", "int8_done", "summary"]
+__all__ = ["INT8_KEY", "export_int8", "int8_done"]

@@ -18,13 +18,12 @@ from natv2.export.bundle import load_model
 from natv2.export.config import ExportConfig
 from natv2.export.exporter import META_FILE, ExportRecord, export_model, output_names
 from natv2.export.metadata import model_metadata
-from natv2.io.atomic import atomic_write_json, read_json
+from natv2.io.atomic import read_json
 
 from natv2.export.int8_data import Int8Data
-from natv2.export.quantized import INT8_KEY, export_int8, int8_done
-from natv2.export.quantized import summary as int8_summary
+from natv2.export.quantized import export_int8, int8_done
+from natv2.export.record import ExportedModel, ExportSummary
 from natv2.finetune.result import FineTuneResult
-from natv2.io.artifacts import EXPORT_SUMMARY as SUMMARY_FILE
 from natv2.io.artifacts import FINETUNED_STEM, stamp
 
 
@@ -57,7 +56,7 @@ InputsFor = Callable[[int], "torch.Tensor | None"]
 
 def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[str, Any],
                      log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None,
-                     extra: Mapping[str, Any] | None = None, int8_data: Int8Data | None = None) -> dict[str, Any]:
+                     extra: Mapping[str, Any] | None = None, int8_data: Int8Data | None = None) -> ExportSummary:
     """Export every fine-tuned model under `models_dir` (written by `natv2 finetune`).
 
     `inputs_for(resolution)`: real images for the parity checks (None: random inputs).
@@ -105,7 +104,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
 
 def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[tuple[str, nn.Module, Mapping[str, Any]]],
                      log: Callable[[str], None] | None = None, inputs_for: InputsFor | None = None,
-                     extra: Mapping[str, Any] | None = None, int8_data: Int8Data | None = None) -> dict[str, Any]:
+                     extra: Mapping[str, Any] | None = None, int8_data: Int8Data | None = None) -> ExportSummary:
     """Export ready-built models (e.g. inherited subnets, BN recalibrated): (name, model, metadata) each.
 
     `extra`: metadata every model gets (the dataset's preprocessing and class names).
@@ -138,29 +137,17 @@ def _quantize(folder: Path, cfg: ExportConfig, data: Int8Data | None, log: Calla
     export_int8(folder, cfg, data, log)
 
 
-def write_summary(root: Path, cfg: ExportConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """`<models>/export.json`: the models this call exported, then any others exported earlier."""
-    names = {r["folder"] for r in records}
+def write_summary(root: Path, cfg: ExportConfig, records: list[ExportedModel]) -> ExportSummary:
+    """`<models>/export.json`: the models this call exported, then any others exported earlier; returns
+    this call's models."""
+    names = {r.folder for r in records}
     earlier = [_summary(p.parent, read_json(p)) for p in sorted(root.glob(f"*/{META_FILE}")) if p.parent.name not in names]
-    summary = {"models": records + earlier, "tolerance": cfg.tolerance}
-    atomic_write_json(root / SUMMARY_FILE, stamp(summary))
-    return {**summary, "models": records}
+    ExportSummary(records + earlier, cfg.tolerance).write(root)
+    return ExportSummary(records, cfg.tolerance)
 
 
-def _summary(folder: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
-    parity = meta.get("parity", {}).get("max_abs_diff", {})  # per format, per batch size
-    return {
-        "name": meta.get("name", folder.name),
-        "folder": folder.name,
-        "variant": meta.get("variant"),
-        "files": meta.get("files", {}),
-        "params": meta.get("params"),
-        "macs": meta.get("macs"),
-        "accuracy": meta.get("accuracy"),
-        "latency_ms": (meta.get("latency") or {}).get("median_ms"),
-        "max_abs_diff": max((d for per in parity.values() for d in per.values()), default=None),
-        INT8_KEY: int8_summary(dict(meta)),
-    }
+def _summary(folder: Path, meta: Mapping[str, Any]) -> ExportedModel:
+    return ExportedModel.from_meta(folder.name, meta)
 
 
 __all__ = ["ExportRecord", "export_finetuned", "export_inherited", "finetuned_jobs", "measure"]

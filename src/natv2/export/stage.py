@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from natv2.export.metadata import TRANSFER_SOURCE_KEY
+from natv2.export.record import ExportSummary
 from natv2.stage import Outcome, StageContext
 
 STAGE = "export"
@@ -86,7 +87,7 @@ def parity_inputs(config: Any, n: int, log: Callable[[str], None], splits: Any =
     return inputs_for
 
 
-def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) -> ExportSummary:
     """Export the models of `run` (a writable RunDir) as `config.export` says (the pipeline driver sets
     threads and records the stage's start and done)."""
     from natv2.export.preprocessing import dataset_metadata
@@ -116,27 +117,27 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
     else:
         summary = export_inherited(run.models_dir, ex, _inherited_items(run, config, splits), log=log, inputs_for=inputs_for,
                                    extra=dataset_meta, int8_data=int8_data)
-    for m in summary["models"]:
-        run.log_event(STAGE, "model_exported", name=m["name"], files=m["files"], max_abs_diff=m["max_abs_diff"])
+    for m in summary.models:
+        run.log_event(STAGE, "model_exported", name=m.name, files=m.files, max_abs_diff=m.max_abs_diff)
     return summary
 
 
-def format_table(summary: dict[str, Any], models_dir: Any) -> list[str]:
+def format_table(summary: ExportSummary, models_dir: Any) -> list[str]:
     rows = [f"  {'model':<34} {'latency':>9} {'max |diff|':>10}  files"]
-    for m in summary["models"]:
-        lat = "n/a" if m["latency_ms"] is None else f"{m['latency_ms']:.2f}ms"
-        diff = "n/a" if m["max_abs_diff"] is None else f"{m['max_abs_diff']:.1e}"
-        rows.append(f"  {m['name']:<34} {lat:>9} {diff:>10}  {models_dir}/{m['folder']}/ ({', '.join(sorted(m['files']))})")
-        q = m.get("int8")
-        if q:
-            speed = ", ".join(f"{v:.2f}x at batch {b}" for b, v in q["speedup"].items())
-            rows.append(f"  {'':<34} int8: {q['split']} top-1 {100 * q['top1_float']:.2f}% -> {100 * q['top1_int8']:.2f}%, "
-                        f"onnxruntime speed-up {speed} ({q['file']})")
+    for m in summary.models:
+        lat = "n/a" if m.latency_ms is None else f"{m.latency_ms:.2f}ms"
+        diff = "n/a" if m.max_abs_diff is None else f"{m.max_abs_diff:.1e}"
+        rows.append(f"  {m.name:<34} {lat:>9} {diff:>10}  {models_dir}/{m.folder}/ ({', '.join(sorted(m.files))})")
+        if m.int8 is not None:
+            q = m.int8
+            speed = ", ".join(f"{v:.2f}x at batch {b}" for b, v in q.speedup.items())
+            rows.append(f"  {'':<34} int8: {q.split} top-1 {100 * q.top1_float:.2f}% -> {100 * q.top1_int8:.2f}%, "
+                        f"onnxruntime speed-up {speed} ({q.file})")
     return rows
 
 
-def run(ctx: StageContext) -> Outcome[dict[str, Any]]:
+def run(ctx: StageContext) -> Outcome[ExportSummary]:
     """The `export` stage (natv2.stage's contract): the chosen models in every format, with parity checks."""
     summary = run_export_stage(ctx.run, ctx.config, log=ctx.log)
-    return Outcome(f"exported {len(summary['models'])} model(s) -> {ctx.run.models_dir}",
-                   {"n_models": len(summary["models"])}, summary)
+    return Outcome(f"exported {len(summary.models)} model(s) -> {ctx.run.models_dir}",
+                   {"n_models": len(summary.models)}, summary)

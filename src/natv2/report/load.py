@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from natv2.errors import RunDirError
+from natv2.export.record import ExportedModel, ExportSummary
 from natv2.finetune.result import FineTuneResult
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
@@ -251,7 +252,7 @@ class ModelRow:
     variant: str
     config: dict[str, Any] | None
     finetune: FineTuneResult | None = None
-    export: dict[str, Any] | None = None  # the export.json summary entry
+    export: ExportedModel | None = None  # the model's line of export.json
     meta: dict[str, Any] | None = None  # models/<folder>/meta.json (latency details, parity)
     files: dict[str, str] = field(default_factory=dict)  # label -> path relative to the run directory
 
@@ -277,26 +278,31 @@ def load_models(files: RunFiles) -> ModelsData | None:
             _require(isinstance(s, dict) and isinstance(s.get("name"), str), FINETUNE_SUMMARY, f"subnet {i} has no name")
             result = _finetune_result(s, i)
             rows[result.name] = ModelRow(result.name, result.name, result.variant, result.subnet, finetune=result)
-    if ex is not None:
-        _require(isinstance(ex, dict) and isinstance(ex.get("models"), list), EXPORT_SUMMARY, "has no 'models' list")
-        for i, m in enumerate(ex["models"]):
-            _require(isinstance(m, dict) and isinstance(m.get("folder"), str), EXPORT_SUMMARY, f"model {i} has no folder")
-            row = rows.get(m["folder"])
-            if row is None:
-                row = rows[m["folder"]] = ModelRow(m["folder"], str(m.get("name") or m["folder"]),
-                                                   str(m.get("variant") or "single"), None)
-            row.export = m
-            meta_rel = A.rel(A.MODELS_DIR, m["folder"], A.EXPORT_META)
-            row.meta = files.json(meta_rel)
-            if row.meta is not None:
-                _require(isinstance(row.meta, dict), meta_rel, "is not an object")
-                if row.config is None and isinstance(row.meta.get("config"), dict):
-                    row.config = row.meta["config"]
+    summary = _export_summary(ex) if ex is not None else None
+    for m in summary.models if summary is not None else []:
+        row = rows.get(m.folder)
+        if row is None:
+            row = rows[m.folder] = ModelRow(m.folder, m.name, m.variant or "single", None)
+        row.export = m
+        meta_rel = A.rel(A.MODELS_DIR, m.folder, A.EXPORT_META)
+        row.meta = files.json(meta_rel)
+        if row.meta is not None:
+            _require(isinstance(row.meta, dict), meta_rel, "is not an object")
+            if row.config is None and isinstance(row.meta.get("config"), dict):
+                row.config = row.meta["config"]
     for row in rows.values():
         row.files = _model_files(files, row)
     skipped = list((ft or {}).get("skipped") or [])
-    tolerance = (ex or {}).get("tolerance")
+    tolerance = summary.tolerance if summary is not None else None
     return ModelsData(list(rows.values()), skipped, tolerance, ft is not None, ex is not None)
+
+
+def _export_summary(doc: Any) -> ExportSummary:
+    """export.json through the export stage's own reader (its damage skips the section)."""
+    try:
+        return ExportSummary.from_dict(doc)
+    except RunDirError as err:
+        raise DamagedFile(EXPORT_SUMMARY, err.problem) from None
 
 
 def _finetune_result(doc: dict[str, Any], i: int) -> FineTuneResult:
@@ -309,13 +315,13 @@ def _finetune_result(doc: dict[str, Any], i: int) -> FineTuneResult:
 
 # Formats linked from the models table, in this order; others (e.g. the JSON that goes with the safetensors
 # file) are reachable through meta.json's folder.
-_FORMAT_LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "safetensors": "safetensors"}
+_FORMAT_LABELS = {"onnx": "ONNX", "int8": "INT8 ONNX", "torchscript": "TorchScript", "safetensors": "safetensors"}
 
 
 def _model_files(files: RunFiles, row: ModelRow) -> dict[str, str]:
     """Links for one model, only to files that exist: exported formats, metadata, fine-tune result."""
     out: dict[str, str] = {}
-    exported = dict((row.export or {}).get("files") or (row.meta or {}).get("files") or {})
+    exported = dict((row.export.files if row.export else None) or (row.meta or {}).get("files") or {})
     for fmt, label in _FORMAT_LABELS.items():
         name = exported.get(fmt)
         rel = A.rel(A.MODELS_DIR, row.folder, str(name))

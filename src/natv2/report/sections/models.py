@@ -28,7 +28,7 @@ def accuracies(row: ModelRow, split: str) -> tuple[float | None, float | None]:
     before = after = None
     if row.finetune is not None:
         before, after = _top1(row.finetune.before, split), _top1(row.finetune.after, split)
-    acc = (row.export or {}).get("accuracy") or (row.meta or {}).get("accuracy")
+    acc = (row.export.accuracy if row.export else None) or (row.meta or {}).get("accuracy")
     if isinstance(acc, dict) and acc.get("split") == split and is_number(acc.get("top1")):
         if acc.get("weights") == "inherited" and before is None:
             before = float(acc["top1"])
@@ -47,10 +47,10 @@ def report_split(rows: list[ModelRow]) -> str:
 def _cost(row: ModelRow, key: str) -> float | None:
     if row.finetune is not None and key in ("params", "macs"):
         return float(getattr(row.finetune, key))
-    for src in (row.export, row.meta):
-        if src is not None and is_number(src.get(key)):
-            return float(src[key])
-    return None
+    value = getattr(row.export, key, None) if row.export is not None else None
+    if not is_number(value):
+        value = (row.meta or {}).get(key)
+    return float(value) if is_number(value) else None
 
 
 def predict_command(ctx: ReportContext, row: ModelRow) -> str:
@@ -73,7 +73,7 @@ def _latency(row: ModelRow) -> dict[str, Any] | None:
     lat = (row.meta or {}).get("latency")
     if isinstance(lat, dict) and is_number(lat.get("median_ms")):
         return lat
-    ms = (row.export or {}).get("latency_ms")
+    ms = row.export.latency_ms if row.export else None
     return {"median_ms": ms} if is_number(ms) else None
 
 
@@ -156,7 +156,7 @@ class ModelsSection:
             lat_cell: Any = fmt(lat["median_ms"]) if lat else "–"
             if lat and not shared:
                 lat_cell = join([fmt(lat["median_ms"]), tag("span", latency_conditions(lat), class_="sub")])
-            diff = (row.export or {}).get("max_abs_diff")
+            diff = row.export.max_abs_diff if row.export else None
             res = (row.config or {}).get("r") or (row.finetune.resolution if row.finetune else None) or (row.meta or {}).get("resolution")
             rows.append([
                 k, tag("span", "★", class_="pick-badge", title="high trade-off pick of the search") if pick else "",
