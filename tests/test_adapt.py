@@ -60,7 +60,7 @@ def test_adaptation_trains_the_supernet_with_the_search_sampler(data, supernet, 
     ad = SupernetAdaptation(net, data, CFG, tmp_path / "adapt", iterations=2, epochs_per_iteration=1,
                             resolutions=[16], on_change=lambda: changes.append(1))
     draw = sampler(net.space)
-    assert ad.adapt(draw, 1, 1) is True
+    assert ad.adapt(draw, 1) is True
     assert len(draw.seen) == 2 * CFG.subnets_per_step  # 2 steps x 4 subnets
     moved = [k for k, v in net.state_dict().items() if not torch.equal(v, before[k])]
     assert any(k.endswith("weight") for k in moved)
@@ -68,10 +68,11 @@ def test_adaptation_trains_the_supernet_with_the_search_sampler(data, supernet, 
     assert (tmp_path / "adapt" / "state.json").exists() and (tmp_path / "adapt" / "teacher.safetensors").exists()
     assert ad.history[-1]["iteration"] == 1 and np.isfinite(ad.history[-1]["loss"])
     # no epochs, or adaptation switched off: nothing happens
-    assert ad.adapt(draw, 2, 0) is False
+    zero = SupernetAdaptation(copy.deepcopy(supernet), data, CFG, None, iterations=1, epochs_per_iteration=0, resolutions=[16])
+    assert zero.adapt(draw, 1) is False
     off = SupernetAdaptation(copy.deepcopy(supernet), data, AdaptConfig(enabled=False, steps_per_epoch=2), None,
                              iterations=1, epochs_per_iteration=1, resolutions=[16])
-    assert off.adapt(draw, 1, 1) is False
+    assert off.adapt(draw, 1) is False
 
 
 class Killed(Exception):
@@ -90,7 +91,7 @@ def test_a_killed_adaptation_resumes_to_the_uninterrupted_weights(data, supernet
 
         ad = SupernetAdaptation(net, data, CFG, root, iterations=2, epochs_per_iteration=2, resolutions=[16], log=log)
         for it in (1, 2):
-            ad.adapt(sampler(net.space), it, 2)
+            ad.adapt(sampler(net.space), it)
         return net
 
     ref = run(tmp_path / "ref")
@@ -99,16 +100,16 @@ def test_a_killed_adaptation_resumes_to_the_uninterrupted_weights(data, supernet
     resumed_net = copy.deepcopy(supernet)
     ad = SupernetAdaptation(resumed_net, data, CFG, tmp_path / "b", iterations=2, epochs_per_iteration=2, resolutions=[16])
     assert ad.state["iteration"] == 2 and ad.state["epochs_done"] == 1
-    assert ad.adapt(sampler(resumed_net.space), 2, 2) is True
+    assert ad.adapt(sampler(resumed_net.space), 2) is True
     for k, v in ref.state_dict().items():
         assert torch.equal(v, resumed_net.state_dict()[k]), k
     # an iteration the checkpoint already finished is not trained again
     again = copy.deepcopy(supernet)
     ad2 = SupernetAdaptation(again, data, CFG, tmp_path / "b", iterations=2, epochs_per_iteration=2, resolutions=[16])
     draw = sampler(again.space)
-    assert ad2.adapt(draw, 2, 2) is True and draw.seen == []
+    assert ad2.adapt(draw, 2) is True and draw.seen == []
     with pytest.raises(CheckpointError):
-        ad2.adapt(draw, 1, 2)  # the journal and the checkpoint disagree
+        ad2.adapt(draw, 1)  # the journal and the checkpoint disagree
 
 
 def test_early_exit_supernets_distil_from_the_all_exits_teacher(data, tmp_path, monkeypatch):
@@ -136,11 +137,11 @@ def test_early_exit_supernets_distil_from_the_all_exits_teacher(data, tmp_path, 
 
     monkeypatch.setattr(ad.teacher, "soft_labels", spy)
     before = _state(net)
-    assert ad.adapt(sampler(net.space), 1, 1)
+    assert ad.adapt(sampler(net.space), 1)
     assert len(soft_calls) == CFG.steps_per_epoch  # one teacher pass per step
     assert any(not torch.equal(v, before[k]) for k, v in net.state_dict().items())
     alone = copy.deepcopy(start)
     no_kd = SupernetAdaptation(alone, data, replace(CFG, teacher="none"), None, iterations=1, epochs_per_iteration=1,
                                resolutions=[16])
-    assert no_kd.teacher is None and no_kd.adapt(sampler(alone.space), 1, 1)
+    assert no_kd.teacher is None and no_kd.adapt(sampler(alone.space), 1)
     assert any(not torch.equal(v, alone.state_dict()[k]) for k, v in net.state_dict().items() if k.endswith("weight"))

@@ -285,3 +285,19 @@ def test_every_key_of_every_section_has_help_text():
     sections = {k.key.split(".")[0] for k in keys}
     assert {"run", "data", "train", "search", "search_stage", "finetune", "export"} <= sections
     assert [k.key for k in keys if not k.help.strip()] == []
+
+
+def test_moved_adaptation_epochs_still_load_from_old_files_and_overrides(tmp_path):
+    """`search.adaptation_epochs` moved to `search_stage.adapt.epochs` (every adaptation setting in one section):
+    a run directory's saved config and a `--set` with the old key keep working, the value under its new name;
+    within one file the new key wins over the old one; between overrides the later one wins, as for any key."""
+    from natv2.pipeline.config import resolve_config
+
+    saved = tmp_path / "config.yaml"
+    saved.write_text("extends: smoke\nsearch:\n  adaptation_epochs: 3\nsearch_stage:\n  adapt:\n    lr: 0.01\n")
+    cfg = resolve_config(config_file=saved)
+    assert cfg.search_stage.adapt.epochs == 3 and cfg.search_stage.adapt.lr == 0.01
+    assert not hasattr(cfg.search, "adaptation_epochs")
+    assert resolve_config(preset="smoke", overrides=["search.adaptation_epochs=0"]).search_stage.adapt.epochs == 0
+    both = resolve_config(preset="smoke", overrides=["search.adaptation_epochs=2", "search_stage.adapt.epochs=4"])
+    assert both.search_stage.adapt.epochs == 4

@@ -224,19 +224,19 @@ class RecordingAdapter:
         self.calls = []
         self.change = change
 
-    def adapt(self, sampler, iteration, epochs):
+    def adapt(self, sampler, iteration):
         rng = np.random.default_rng(iteration)
-        self.calls.append((iteration, epochs, [sampler(rng) for _ in range(5)], sampler))
+        self.calls.append((iteration, [sampler(rng) for _ in range(5)], sampler))
         return self.change
 
 
 def test_adapter_called_each_iteration_and_archive_reevaluated():
     ev = CountingEvaluator()
     adapter = RecordingAdapter()
-    res = tiny_search(evaluate=ev, adapter=adapter, adaptation_epochs=3)
-    assert [(c[0], c[1]) for c in adapter.calls] == [(1, 3), (2, 3)]
+    res = tiny_search(evaluate=ev, adapter=adapter)
+    assert [c[0] for c in adapter.calls] == [1, 2]
     space = SearchSpace.from_dict(SPACE)
-    assert all(space.validate(c) is c for call in adapter.calls for c in call[2])
+    assert all(space.validate(c) is c for call in adapter.calls for c in call[1])
     assert ev.n == 20 + 4 + 20 + 4 + 20  # init, K, re-evaluation of all 20, K, all 20
     assert all(e.evaluated == 2 for e in res.archive) and all(s["adapted"] for s in res.stats[1:])
     ev2 = CountingEvaluator()
@@ -248,7 +248,7 @@ def test_distribution_and_repair_switches_reach_the_sampler():
     cat, cont = RecordingAdapter(), RecordingAdapter()
     tiny_search(adapter=cat, iterations=1, repair="push")
     tiny_search(adapter=cont, iterations=1, distribution="continuous")
-    s_cat, s_cont = cat.calls[0][3], cont.calls[0][3]
+    s_cat, s_cont = cat.calls[0][2], cont.calls[0][2]
     assert isinstance(s_cat.distribution, CategoricalGenes) and s_cat.repair == "push"
     assert isinstance(s_cont.distribution, ContinuousGenes) and s_cont.repair == "fill"
 

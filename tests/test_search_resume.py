@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(
         # persists its state before returning, as the SupernetAdapter contract asks
         def __init__(self):
             self.shift = json.loads(state_file.read_text())["shift"] if state_file.exists() else 0
-        def adapt(self, sampler, iteration, epochs):
+        def adapt(self, sampler, iteration):
             import numpy as np
             sampler(np.random.default_rng(iteration))
             self.shift = iteration

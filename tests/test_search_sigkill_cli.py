@@ -58,7 +58,7 @@ WRAPPER = textwrap.dedent(
     """
 )
 
-ARGS = ["--preset", "smoke", "--random-init", "ofav2_ee_d", "--set", "search.adaptation_epochs=2",
+ARGS = ["--preset", "smoke", "--random-init", "ofav2_ee_d", "--set", "search_stage.adapt.epochs=2",
         "--set", "search.eval_chunk=6", "--set", "run.progress=false"]
 
 

@@ -26,7 +26,7 @@ SETTINGS = [
     "data.calib_batch_size=16", "data.eval_batch_size=64", "search_stage.space.r=[16]", "search.archive_size=8",
     "search.iterations=2", "search.candidates_per_iter=2", "search.preprocess_multiplier=2", "search.emo_pop=10",
     "search.emo_gens=2", "search.subset_pop=10", "search.subset_gens=5", "search.top_n=6",
-    "search.adaptation_epochs=1", "search.eval_chunk=4", "search_stage.adapt.steps_per_epoch=2",
+    "search_stage.adapt.epochs=1", "search.eval_chunk=4", "search_stage.adapt.steps_per_epoch=2",
     "search_stage.adapt.warmup_epochs=0", "run.threads=1", "run.progress=false",
 ]
 ARGS = [a for s in SETTINGS for a in ("--set", s)]

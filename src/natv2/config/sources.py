@@ -123,27 +123,52 @@ def read_yaml_file(path: str | Path) -> dict[str, Any]:
     return as_mapping(parse_yaml(text, f"config file '{p}'"), f"config file '{p}'")
 
 
-# Keys a later version renamed: (section, old) -> new. Files written before the rename (a run directory's
-# saved config.yaml above all) keep loading, with the value under its new name.
-RENAMED_KEYS: dict[tuple[str, str], str] = {("train", "init_from"): "source"}
+# Keys a later version renamed or moved: old dotted path -> new dotted path. Files written before (a run
+# directory's saved config.yaml above all) and `--set` overrides keep working, the value under its new name.
+RENAMED_KEYS: dict[str, str] = {
+    "train.init_from": "train.source",
+    "search.adaptation_epochs": "search_stage.adapt.epochs",  # every adaptation setting in one section
+}
 
 
-def _with_renamed_keys(data: dict[str, Any]) -> dict[str, Any]:
-    for (section, old), new in RENAMED_KEYS.items():
-        part = data.get(section)
-        if isinstance(part, Mapping) and old in part:
-            part = dict(part)
-            value = part.pop(old)
-            part.setdefault(new, value)
-            data[section] = part
-    return data
+def _pop_path(data: dict[str, Any], path: list[str]) -> tuple[bool, Any]:
+    """Remove `path` from nested dicts (copying each level it passes); (found, value)."""
+    part = data.get(path[0])
+    if len(path) == 1:
+        return (path[0] in data, data.pop(path[0], None))
+    if not isinstance(part, Mapping):
+        return False, None
+    part = dict(part)
+    found, value = _pop_path(part, path[1:])
+    if found:
+        data[path[0]] = part
+    return found, value
+
+
+def _set_default(data: dict[str, Any], path: list[str], value: Any) -> None:
+    """Put `value` at `path` unless one is there already (copying each level it passes)."""
+    for key in path[:-1]:
+        child = data.get(key)
+        data[key] = child = dict(child) if isinstance(child, Mapping) else {}
+        data = child
+    data.setdefault(path[-1], value)
+
+
+def with_renamed_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with every old key of RENAMED_KEYS moved to its new place (the new one wins when both are given)."""
+    out = dict(data)
+    for old, new in RENAMED_KEYS.items():
+        found, value = _pop_path(out, old.split("."))
+        if found:
+            _set_default(out, new.split("."), value)
+    return out
 
 
 def layers_from_data(data: Mapping[str, Any], origin: str, base_dir: Path | None,
                      preset_layers: Callable[[str, tuple[str, ...]], list[Layer]],
                      seen: tuple[str, ...] = ()) -> list[Layer]:
     """Layers for one file's data, its `extends:` chain first; meta keys removed."""
-    data = _with_renamed_keys(dict(data))
+    data = with_renamed_keys(data)
     parent = data.pop("extends", None)
     data.pop("description", None)
     layers: list[Layer] = []
@@ -193,7 +218,7 @@ def override_layers(overrides: Iterable[str]) -> list[Layer]:
     layers = []
     for text in overrides:
         key, value = parse_override(text)
-        layers.append(Layer(nest(key, value), f"--set {text}"))
+        layers.append(Layer(with_renamed_keys(nest(key, value)), f"--set {text}"))
     return layers
 
 

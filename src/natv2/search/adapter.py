@@ -27,6 +27,7 @@ Sampler = Callable[[np.random.Generator], SubnetConfig]
 @runtime_checkable
 class SupernetAdapter(Protocol):
     """What the search calls between iterations to adapt the supernet's weights to the subnets it now favours."""
-    def adapt(self, sampler: Sampler, iteration: int, epochs: int) -> bool:
-        """Train the supernet for `epochs` epochs on subnets drawn with `sampler`; True if weights changed."""
+    def adapt(self, sampler: Sampler, iteration: int) -> bool:
+        """One round of training on subnets drawn with `sampler` (the adapter knows its own length, e.g.
+        `search_stage.adapt.epochs`); True if weights changed."""
         ...

@@ -81,8 +81,6 @@ class SearchConfig:
         "and written into the run directory"))
     hv_ref: float = field(default=1.1, metadata=key_help(
         "hypervolume reference point per objective in normalised space ((f - ideal) / (nadir - ideal))"))
-    adaptation_epochs: int = field(default=5, metadata=key_help(
-        "supernet adaptation epochs between iterations; 0 = no adaptation"))
     eval_chunk: int = field(default=32, metadata=key_help(
         "evaluations per evaluate call; each chunk is journaled (fsync) before moving on"))
     seed: int | None = field(default=None, metadata=key_help(
@@ -97,7 +95,7 @@ class SearchConfig:
         for name in positive:
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ConfigError(f"search option {name}={getattr(self, name)} must be >= 1", f"give {name} a positive integer")
-        for name in ("iterations", "preprocess_multiplier", "adaptation_epochs"):
+        for name in ("iterations", "preprocess_multiplier"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"search option {name}={getattr(self, name)} must be >= 0", f"give {name} a non-negative integer")
         if self.archive_size is not None and self.archive_size < 3:

@@ -332,7 +332,7 @@ class _Search:
         rec = self.journal.event("adapt", it)
         if rec is None:
             t0 = time.perf_counter()
-            changed = bool(self.adapter.adapt(sampler, it, self.cfg.adaptation_epochs))
+            changed = bool(self.adapter.adapt(sampler, it))
             timings["adapt"] = time.perf_counter() - t0
             self.journal.append([{"type": "adapt", "iteration": it, "changed": changed, "seconds": timings["adapt"]}])
         else:

@@ -323,11 +323,11 @@ def _evaluator_and_adapter(stage: SearchStageConfig, scfg: SearchConfig, superne
     speedups = {} if stage.fast_eval else {"cache_head": False, "fast_calibration": False, "fold_bn": False}
     evaluator = SupernetEvaluator(supernet, data, batch_size=stage.eval_batch_size, cache_mb=stage.cache_mb,
                                   max_images=stage.val_images, **speedups)
-    if not (stage.adapt.enabled and scfg.adaptation_epochs > 0 and scfg.iterations > 0):
+    if not (stage.adapt.enabled and stage.adapt.epochs > 0 and scfg.iterations > 0):
         return evaluator, None
     adapter = SupernetAdaptation(
         supernet, data, stage.adapt, lay.adapt_checkpoints, iterations=scfg.iterations,
-        epochs_per_iteration=scfg.adaptation_epochs, resolutions=space.r, seed=seed, dist=dist,
+        epochs_per_iteration=stage.adapt.epochs, resolutions=space.r, seed=seed, dist=dist,
         on_change=evaluator.invalidate, log=say)
     return evaluator, adapter
 

@@ -46,10 +46,12 @@ SEED_STREAM = 7001  # separates adaptation's random streams from training's
 
 @dataclass(frozen=True)
 class AdaptConfig:
-    """Supernet adaptation during the search (spec §3.8; defaults from spec §4.8). Epochs per
-    iteration are `search.adaptation_epochs`; the batch size is `data.batch_size`."""
+    """Supernet adaptation during the search (spec §3.8; defaults from spec §4.8): every setting of it in
+    one section. The batch size is `data.batch_size`."""
 
     enabled: bool = field(default=True, metadata=key_help("adapt the supernet between search iterations (NAT's online transfer)"))
+    epochs: int = field(default=5, metadata=key_help(
+        "adaptation epochs between two search iterations; 0 = no adaptation (as enabled: false)"))
     lr: float = field(default=2.5e-3, metadata=key_help("peak learning rate; cosine to 0 over iterations x epochs"))
     warmup_epochs: int = field(default=5, metadata=key_help("linear warm-up epochs at the start of the whole adaptation"))
     warmup_start_lr: float = field(default=1e-4, metadata=key_help("learning rate the warm-up starts from"))
@@ -72,6 +74,8 @@ class AdaptConfig:
     amp: Literal["auto", "bf16", "off"] = field(default="auto", metadata=key_help("auto: bf16 autocast on CUDA, off on CPU"))
 
     def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise FieldError("epochs", self.epochs, "an integer >= 0 (0 = no adaptation)")
         if self.lr <= 0:
             raise FieldError("lr", self.lr, "a float > 0")
         if self.warmup_epochs < 0:
@@ -209,8 +213,9 @@ class SupernetAdaptation:
         return state
 
     # ------------------------------------------------------------------ the adapter protocol
-    def adapt(self, sampler: Callable[[np.random.Generator], SubnetConfig], iteration: int, epochs: int) -> bool:
-        """Train `epochs` epochs on subnets from `sampler`; True when the weights changed."""
+    def adapt(self, sampler: Callable[[np.random.Generator], SubnetConfig], iteration: int) -> bool:
+        """Train `epochs_per_iteration` epochs on subnets from `sampler`; True when the weights changed."""
+        epochs = self.epochs_per_iteration
         if not self.cfg.enabled or epochs <= 0:
             return False
         start = 0
