@@ -83,15 +83,16 @@ def main() -> None:
         os.environ.setdefault(var, str(args.threads))
 
     from natv2.measure import cost_model
-    from natv2.search import run_search
+    from natv2.search import SearchConfig, run_search
     from natv2.space import SearchSpace
 
     space = SearchSpace(r=(48, 56, 64), w=(1.0, 1.2), extras={"n_classes": 200})
     evaluate = synthetic_accuracy(cost_model("ofa_mbv3", 200))
     objectives = args.objectives.split(",")
     t0 = time.perf_counter()
-    res = run_search(space, evaluate, objectives, policy="natv2", seed=args.seed, archive_size=args.archive,
-                     preprocess_multiplier=0, iterations=args.iterations, distribution=args.distribution)
+    res = run_search(space, evaluate, SearchConfig(policy="natv2", objectives=tuple(objectives), seed=args.seed,
+                                                   archive_size=args.archive, preprocess_multiplier=0,
+                                                   iterations=args.iterations, distribution=args.distribution))
     wall = time.perf_counter() - t0
     its = res.stats[1:]
     per_step = {s: [it["timings"].get(s, 0.0) for it in its] for s in STEPS}

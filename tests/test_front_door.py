@@ -52,14 +52,19 @@ def test_run_search_accepts_a_search_config():
     tiny = dict(archive_size=8, candidates_per_iter=2, iterations=1, emo_pop=10, emo_gens=2, subset_pop=10,
                 subset_gens=2, top_n=6, surrogate="rbf", preprocess_multiplier=0)
     space = {"r": [32], "w": [1.0], "n_classes": 10}
-    a = run_search(space, evaluate, config=SearchConfig(policy="nat", objectives=("err", "macs"), seed=3, **tiny))
+    a = run_search(space, evaluate, SearchConfig(policy="nat", objectives=("err", "macs"), seed=3, **tiny))
     assert a.config.policy == "nat" and a.config.seed == 3 and a.config.objectives == ("err", "macs")
     assert a.config.repair == "push"  # left None in the SearchConfig: the nat preset decides
     assert a.config.archive_size == 8
-    b = run_search(space, evaluate, ["err", "macs"], "nat", 3, **tiny)  # the same search spelled as before
-    assert [e.config for e in a.archive] == [e.config for e in b.archive]
-    with pytest.raises(ConfigError, match="policy"):
-        run_search(space, evaluate, policy="natv2", config=SearchConfig(policy="nat", **tiny))
+    b = run_search(space, evaluate, config=SearchConfig(policy="nat", objectives=("err", "macs"), seed=3, **tiny))
+    assert [e.config for e in a.archive] == [e.config for e in b.archive]  # the same search, the same archive
+    with pytest.raises(ConfigError, match="third argument is a SearchConfig") as err:
+        run_search(space, evaluate, ["err", "macs"])  # the spelling before SearchConfig held everything
+    assert "SearchConfig(policy=" in err.value.fix
+    with pytest.raises(TypeError):
+        run_search(space, evaluate, SearchConfig(**tiny), policy="natv2")  # no second place for the policy
+    with pytest.raises(ConfigError, match="objective_fns names"):
+        run_search(space, evaluate, SearchConfig(**tiny), objective_fns={"size": len})
 
 
 def test_registry_refuses_duplicates_and_names_what_it_knows():

@@ -627,14 +627,14 @@ def test_the_svg_fronts_render_in_headless_chromium(built):
 def test_report_on_the_output_of_a_real_random_search(tmp_path):
     """run_search writes search/ itself (no config.yaml): the report reads it as is, and explains the
     missing surrogate of a random search."""
-    from natv2.search import run_search
+    from natv2.search import SearchConfig, run_search
 
     def evaluate(cfgs):
         return [_acc(c) for c in cfgs]
 
-    run_search({"r": [32, 40], "w": [1.0], "n_classes": 10}, evaluate, ("err", "params", "macs"), policy="random",
-               seed=0, run_dir=tmp_path, archive_size=12, candidates_per_iter=4, iterations=2, top_n=6,
-               preprocess_multiplier=0)
+    cfg = SearchConfig(policy="random", objectives=("err", "params", "macs"), seed=0, archive_size=12,
+                       candidates_per_iter=4, iterations=2, top_n=6, preprocess_multiplier=0)
+    run_search({"r": [32, 40], "w": [1.0], "n_classes": 10}, evaluate, cfg, run_dir=tmp_path)
     report = generate_report(tmp_path)
     assert report.sections == ["summary", "search"] and not report.problems
     html = report.index.read_text(encoding="utf-8")

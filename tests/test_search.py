@@ -66,8 +66,10 @@ OBJ = ["err", ("size", size)]
 
 def tiny_search(policy="natv2", seed=0, run_dir=None, adapter=None, evaluate=None, objectives=OBJ, **kw):
     opts = {**TINY, "preprocess_multiplier": 0, **kw}
-    return run_search(SPACE, evaluate or CountingEvaluator(), objectives, policy=policy, seed=seed,
-                      run_dir=run_dir, adapter=adapter, **opts)
+    names = tuple(o if isinstance(o, str) else o.name if isinstance(o, Objective) else o[0] for o in objectives)
+    fns = {n: o if isinstance(o, Objective) else o[1] for n, o in zip(names, objectives) if not isinstance(o, str)}
+    return run_search(SPACE, evaluate or CountingEvaluator(), SearchConfig(policy=policy, seed=seed, objectives=names, **opts),
+                      run_dir=run_dir, adapter=adapter, objective_fns=fns)
 
 
 def archive_signature(result):
@@ -99,7 +101,7 @@ def test_unknown_or_bad_overrides_are_clear_errors():
     with pytest.raises(ConfigError, match="err"):
         make_config("natv2", objectives=["params", "err"])
     with pytest.raises(ConfigError, match="archive_sise"):
-        tiny_search(archive_sise=3)
+        SearchConfig().replace(archive_sise=3)
 
 
 def test_objective_registry_errors_and_custom_objectives():
@@ -734,8 +736,8 @@ def test_measured_latency_objective_times_each_extracted_subnet():
 
     supernet = create("ofa_mbv3", 10, r=[32, 40])
     before = supernet.active_subnet
-    res = run_search(SPACE, CountingEvaluator(), ["err", "latency"], policy="natv2", seed=0,
-                     supernet=supernet, **{**TINY, "preprocess_multiplier": 0, "archive_size": 6, "iterations": 0})
+    cfg = SearchConfig(objectives=("err", "latency"), **{**TINY, "preprocess_multiplier": 0, "archive_size": 6, "iterations": 0})
+    res = run_search(SPACE, CountingEvaluator(), cfg, supernet=supernet)
     lat = [e.objectives(res.objectives)["latency"] for e in res.archive]
     assert len(lat) == 6 and all(np.isfinite(v) and v > 0 for v in lat)
     assert supernet.active_subnet == before  # measuring leaves the supernet as it was
@@ -755,9 +757,9 @@ def test_latency_options_reach_the_measurement(monkeypatch):
     import torch
 
     monkeypatch.setattr(latency, "measure_subnet_latency", fake_measure)
-    run_search(SPACE, CountingEvaluator(), ["err", "latency"], policy="natv2", seed=0, supernet=create("ofa_mbv3", 10, r=[32, 40]),
-               latency_options={"threads": 2, "batch_size": 4, "warmup": 1, "runs": 3},
-               **{**TINY, "preprocess_multiplier": 0, "archive_size": 4, "iterations": 0})
+    cfg = SearchConfig(objectives=("err", "latency"), **{**TINY, "preprocess_multiplier": 0, "archive_size": 4, "iterations": 0})
+    run_search(SPACE, CountingEvaluator(), cfg, supernet=create("ofa_mbv3", 10, r=[32, 40]),
+               latency_options={"threads": 2, "batch_size": 4, "warmup": 1, "runs": 3})
     assert seen and all(kw == {"threads": 2, "batch_size": 4, "warmup": 1, "runs": 3} for kw in seen)
 
 

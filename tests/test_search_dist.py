@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, math, os, sys
     import torch.distributed as dist
-    from natv2.search import run_search
+    from natv2.search import SearchConfig, run_search
 
     out_dir = sys.argv[1]
     dist.init_process_group("gloo")
@@ -34,10 +34,11 @@ SCRIPT = textwrap.dedent(
         mine.extend(c.key for c in cfgs)
         return [0.3 + 0.6 * (1 - math.exp(-size(c) / 500)) for c in cfgs]
 
-    res = run_search({"r": [32], "w": [1.0]}, evaluate, ["err", ("size", size)], policy="natv2", seed=1,
-                     run_dir=sys.argv[2] if len(sys.argv) > 2 else None, archive_size=12, preprocess_multiplier=0,
-                     candidates_per_iter=4, iterations=1, emo_pop=12, emo_gens=3, subset_pop=12, subset_gens=3,
-                     top_n=8, surrogate="rbf", eval_chunk=6)
+    cfg = SearchConfig(policy="natv2", objectives=("err", "size"), seed=1, archive_size=12, preprocess_multiplier=0,
+                       candidates_per_iter=4, iterations=1, emo_pop=12, emo_gens=3, subset_pop=12, subset_gens=3,
+                       top_n=8, surrogate="rbf", eval_chunk=6)
+    res = run_search({"r": [32], "w": [1.0]}, evaluate, cfg, run_dir=sys.argv[2] if len(sys.argv) > 2 else None,
+                     objective_fns={"size": size})
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as fh:
         json.dump({"evaluated": mine, "archive": [[e.config.to_json(), e.acc] for e in res.archive]}, fh)
     dist.destroy_process_group()

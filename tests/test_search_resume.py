@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     import json, math, os, signal, sys, time
     from pathlib import Path
     from natv2.io import atomic_write_json
-    from natv2.search import run_search
+    from natv2.search import SearchConfig, run_search
 
     run_dir, kill_after, log, delay = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
     hold_after = int(sys.argv[5])  # >= 0: once the journal has this many records, wait in evaluate to be killed
@@ -63,10 +63,11 @@ SCRIPT = textwrap.dedent(
         time.sleep(delay * len(cfgs))
         return [accuracy(c) for c in cfgs]
 
-    run_search({"r": [32, 40], "w": [1.0], "n_classes": 10}, evaluate, ["err", ("size", size)], policy="natv2",
-               seed=7, run_dir=run_dir, adapter=adapter, archive_size=12, preprocess_multiplier=2,
-               candidates_per_iter=4, iterations=3, emo_pop=16, emo_gens=4, subset_pop=16, subset_gens=4,
-               top_n=8, surrogate="rbf", eval_chunk=4)
+    cfg = SearchConfig(policy="natv2", objectives=("err", "size"), seed=7, archive_size=12, preprocess_multiplier=2,
+                       candidates_per_iter=4, iterations=3, emo_pop=16, emo_gens=4, subset_pop=16, subset_gens=4,
+                       top_n=8, surrogate="rbf", eval_chunk=4)
+    run_search({"r": [32, 40], "w": [1.0], "n_classes": 10}, evaluate, cfg, run_dir=run_dir, adapter=adapter,
+               objective_fns={"size": size})
     print("DONE")
     """
 )

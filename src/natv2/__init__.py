@@ -4,7 +4,7 @@ The front door: the names most scripts need, without knowing the sub-packages.
 
     from natv2 import create_supernet, list_supernets, SubnetConfig, SearchConfig, run_search, load_model
     net = create_supernet("ofav2_ee_d", n_classes=10, r=[32])
-    result = run_search(net.space, evaluate, ["err", "params"], config=SearchConfig(iterations=5))
+    result = run_search(net.space, evaluate, SearchConfig(objectives=("err", "params"), iterations=5))
     model = load_model("runs/x/models/subnet-0")
     print(predict(model_folder, ["cat.png"]))
 

@@ -1,8 +1,9 @@
 """NAT / NATv2 search: archive policies, surrogate-assisted NSGA-II/III, subset selection, hypervolume, resume.
 
-    from natv2.search import run_search
-    result = run_search({"r": [32], "w": [1.0], "n_classes": 10}, evaluate, ["err", "params"], policy="natv2",
-                        run_dir="runs/x", archive_size=50, iterations=5)
+    from natv2.search import SearchConfig, run_search
+    result = run_search({"r": [32], "w": [1.0], "n_classes": 10}, evaluate,
+                        SearchConfig(policy="natv2", objectives=("err", "params"), archive_size=50, iterations=5),
+                        run_dir="runs/x")
 """
 
 from natv2.search.adapter import Sampler, SupernetAdapter

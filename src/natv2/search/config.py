@@ -1,6 +1,6 @@
 """`SearchConfig`: every search policy as a separate switch, plus the `nat` / `natv2` / `random` presets.
 
-An ablation is one override: ``run_search(..., policy="natv2", repair="push")``. Defaults follow
+An ablation is one field: ``run_search(space, evaluate, SearchConfig(policy="natv2", repair="push"))``. Defaults follow
 spec §3.11 (NAT) and §4.8 (NATv2). The hypervolume normalisation is part of the config (objective ->
 [ideal, nadir]) so that figures are comparable across runs; missing bounds are filled once, from the
 space, and written into the run directory.

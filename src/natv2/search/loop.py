@@ -39,7 +39,7 @@ from natv2.search.distributed import ShardedEvaluate, is_main_process
 from natv2.search.emo import EmoSettings, SurrogateProblem, run_emo
 from natv2.search.indicators import bounds_for, high_tradeoff, hypervolume, non_dominated, normalise
 from natv2.search.journal import Journal
-from natv2.search.objectives import Objective, ObjectiveContext, ObjectiveSpec, resolve_objectives
+from natv2.search.objectives import Objective, ObjectiveContext, resolve_objectives
 from natv2.search.subset import select_subset
 from natv2.search.survival import survive
 
@@ -417,48 +417,62 @@ def default_hv_bounds(objectives: Sequence[Objective], enc: GeneEncoding) -> dic
     return out
 
 
-def config_for(config: SearchConfig | None, policy: str | None, seed: int | None, objectives: list[str],
-               overrides: Mapping[str, Any]) -> SearchConfig:
-    """The complete config of one search: `config`'s own values (or the policy preset's) + overrides."""
+def complete_config(config: SearchConfig | None) -> SearchConfig:
+    """The complete config of one search: `config`'s own values, its policy's preset for the fields it leaves
+    None. The one seed rule: `config.seed`, or 0 when it is None (the stage fills it from `run.seed` first)."""
     if config is None:
-        return make_config(policy or "natv2", seed=0 if seed is None else seed, objectives=objectives, **overrides)
-    if policy is not None and policy != config.policy:
-        raise ConfigError(f"run_search got policy={policy!r} and a config with policy={config.policy!r}",
-                          "give the policy in one place: SearchConfig(policy=...) or policy=, not both")
+        return make_config("natv2")
+    if not isinstance(config, SearchConfig):
+        raise ConfigError(f"run_search's third argument is a SearchConfig, not {type(config).__name__} {config!r}",
+                          "put objectives, policy, seed and switches in one SearchConfig: run_search(space, evaluate, "
+                          "SearchConfig(policy='natv2', objectives=('err', 'params'), seed=0))")
     own = {k: v for k, v in config.to_dict().items() if k != "policy"}
-    seed = seed if seed is not None else config.seed if config.seed is not None else 0
-    return make_config(config.policy, **{**own, **dict(overrides), "seed": seed, "objectives": objectives})
+    return make_config(config.policy, **own)
+
+
+def _objectives(cfg: SearchConfig, ctx: ObjectiveContext, fns: Mapping[str, Any] | None) -> list[Objective]:
+    """Built-in objectives by name; the names `fns` maps get their own function (an Objective or a callable)."""
+    fns = dict(fns or {})
+    unused = sorted(set(fns) - set(cfg.objectives))
+    if unused:
+        raise ConfigError(f"objective_fns names {unused}, which SearchConfig.objectives {list(cfg.objectives)} lacks",
+                          "list every objective in SearchConfig(objectives=...), err first")
+    specs = [fns[n] if isinstance(fns.get(n), Objective) else (n, fns[n]) if n in fns else n for n in cfg.objectives]
+    return resolve_objectives(specs, ctx)
 
 
 def run_search(
     space: SearchSpace | Mapping[str, Any] | None,
     evaluate: Evaluate,
-    objectives: Sequence[ObjectiveSpec] | None = None,
-    policy: str | None = None,
-    seed: int | None = None,
+    config: SearchConfig | None = None,
+    *,
     run_dir: str | Path | None = None,
     adapter: SupernetAdapter | None = None,
-    *,
-    config: SearchConfig | None = None,
+    objective_fns: Mapping[str, Any] | None = None,
     latency_table: Any = None,
     supernet: Any = None,
     latency_options: Mapping[str, Any] | None = None,
-    **overrides: Any,
 ) -> SearchResult:
     """Run (or resume, given the same `run_dir`) a NAT / NATv2 / random search.
 
-    space: a SearchSpace or a dict of allowed values (ks, e, d, r, w, nd, nw; plus `arch` for the cost
-        model family and `n_classes`). evaluate: list[SubnetConfig] -> accuracies in [0, 1].
-    objectives: names ("err" first; "params", "macs", "latency", "lut_latency"), `Objective` objects or
-        (name, fn) pairs. policy: preset "nat" | "natv2" | "random"; `overrides` set single switches of
-        `SearchConfig` (unknown keys raise ConfigError). adapter: optional supernet adaptation hook.
-    config: a whole `SearchConfig` instead of policy + overrides (its policy fills the fields it leaves
-        None; `overrides` still apply on top). Objectives and seed default to the config's, else
-        ("err", "params") and 0.
-    latency_table: LatencyTable or path, for "lut_latency". supernet + latency_options (keyword
-        arguments of `natv2.measure.measure_latency`: threads, batch_size, warmup, runs, device): "latency".
+    Args:
+        space: a SearchSpace or a dict of allowed values (ks, e, d, r, w, nd, nw; plus `arch` for the
+            cost model family and `n_classes`).
+        evaluate: list[SubnetConfig] -> accuracies in [0, 1].
+        config: the whole search in one place: policy ("nat", "natv2" or "random", whose preset fills
+            every switch left None), switches, objectives ("err" first) and seed (None: 0). None gives
+            NATv2's defaults. An ablation is one field: `SearchConfig(policy="natv2", repair="push")`.
+        run_dir: where the journal lives; the same folder again resumes the search.
+        adapter: optional supernet adaptation between iterations (`SupernetAdapter`).
+        objective_fns: functions for names in `config.objectives` that are not built in, e.g.
+            `{"size": fn}` (fn: SubnetConfig -> float, lower is better).
+        latency_table: LatencyTable or path, for "lut_latency".
+        supernet: the supernet whose subnets "latency" measures.
+        latency_options: keyword arguments of `natv2.measure.measure_latency` (threads, batch_size,
+            warmup, runs, device) for "latency".
     """
     sp = as_space(space)
+    cfg = complete_config(config)
     ctx = ObjectiveContext(
         space=sp,
         arch=sp.arch,
@@ -467,12 +481,11 @@ def run_search(
         supernet=supernet,
         extra={"latency_options": dict(latency_options)} if latency_options else {},
     )
-    objs = resolve_objectives(list(objectives or (config.objectives if config else ("err", "params"))), ctx)
-    cfg = config_for(config, policy, seed, [o.name for o in objs], overrides)
+    objs = _objectives(cfg, ctx, objective_fns)
     enc = GeneEncoding(sp)
     missing = [o for o in objs if o.name not in cfg.hv_bounds]
     if missing:
         cfg = cfg.replace(hv_bounds={**default_hv_bounds(missing, enc), **dict(cfg.hv_bounds)})
     if adapter is not None and not callable(getattr(adapter, "adapt", None)):
-        raise ConfigError("adapter has no adapt(sampler, iteration, epochs) method", "pass a natv2.search.SupernetAdapter")
+        raise ConfigError("adapter has no adapt(sampler, iteration) method", "pass a natv2.search.SupernetAdapter")
     return _Search(sp, evaluate, objs, cfg, run_dir, adapter).run()

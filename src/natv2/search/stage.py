@@ -93,10 +93,11 @@ class SearchStageConfig:
 def resolve_search_config(search: SearchConfig, seed: int) -> SearchConfig:
     """The complete config of the stage's search, resolved once: the section's own values, and for the
     fields it leaves null (the policy-decided ones) the policy's preset. So `search.policy: nat` alone
-    gives NAT's settings, whatever a preset says about budgets."""
-    from natv2.search.loop import config_for
+    gives NAT's settings, whatever a preset says about budgets. The seed: `search.seed` when set, else `seed`
+    (the run's)."""
+    from natv2.search.loop import complete_config
 
-    return config_for(search, None, seed, list(search.objectives), {})
+    return complete_config(search if search.seed is not None else search.replace(seed=seed))
 
 
 def narrowed_space_dict(supernet_space: SearchSpace, narrow: Mapping[str, Any], source: str = "") -> dict[str, Any]:
