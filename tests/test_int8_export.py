@@ -157,3 +157,22 @@ def test_int8_needs_the_float_onnx_file():
 
     with pytest.raises(FieldError, match="add onnx to export.formats"):
         ExportConfig(int8=True, formats=("safetensors", "torchscript"))
+
+
+def test_a_float_onnx_written_before_conv_export_is_exported_again(tmp_path, digits):
+    """natv2 once wrote 1x1 convolutions as MatMul between transposes, which onnxruntime neither fuses with BN nor
+    quantizes well: such a file is recognised, and the INT8 export writes the float files again first."""
+    from onnx import TensorProto, helper
+
+    from natv2.runtime.int8 import quantizable_graph
+
+    splits, data_cfg = digits
+    model, cfg = _model("ofa_mbv3", "single")
+    _export(model, cfg, "m", "single", tmp_path, splits, data_cfg)
+    assert quantizable_graph(tmp_path / "model.onnx")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 4], [0.0] * 16)
+    old = helper.make_model(helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", [x], [y], [w]))
+    onnx.save(old, str(tmp_path / "old.onnx"))
+    assert not quantizable_graph(tmp_path / "old.onnx")

@@ -1,8 +1,10 @@
-"""Where INT8's accuracy loss comes from: one exported model quantized with 8-bit and with 16-bit activations
-(int8 weights, per channel, both), validation top-1 of each against the float file.
+"""Where INT8's accuracy loss comes from: one exported model quantized several ways with onnxruntime's tooling
+(QDQ, int8 per-channel weights, the run's calibration images), validation top-1 of each against the float file.
 
-onnxruntime's tooling does both (QDQ, uint8 or uint16 activations); only uint8 has fast CPU kernels, so
-16-bit activations are a diagnosis here, not a deployment option. Uses the run's own config and dataset.
+The deployed recipe (uint8 activations, min-max ranges) against: 16-bit activations (no fast CPU kernels in
+onnxruntime, so a diagnosis, not a deployment option), other range calibrations (entropy, percentile, a moving
+average of per-batch ranges), only the convolutions quantized, and the first and last layer left in float.
+Uses the run's own config and dataset.
 
     python docs/scripts/int8_activation_bits.py runs/imagenette-transfer r40-w1-x1-fc026a6d3920
 """
@@ -27,7 +29,7 @@ def main() -> None:
     p.add_argument("run", type=Path)
     p.add_argument("model", help="the model's folder name under RUN/models")
     args = p.parse_args()
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from natv2.runtime.int8 import _Batches
@@ -44,15 +46,27 @@ def main() -> None:
         return float((pred == labels).mean())
 
     print(f"{args.model} ({r} px), validation top-1 on {len(data.choice)} images")
-    print(f"  float32                      {100 * top1(float_path):.2f}%")
+    print(f"  {'float32':<40} {100 * top1(float_path):.2f}%")
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared))
-        for label, act in (("uint8 activations (deployed)", QuantType.QUInt8), ("uint16 activations", QuantType.QUInt16)):
-            out = Path(tmp) / f"{act.name}.onnx"
+        import onnx
+
+        convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type in ("Conv", "Gemm")]
+        recipes = {
+            "uint8 activations, min-max (deployed)": {},
+            "uint16 activations": {"activation_type": QuantType.QUInt16},
+            "entropy ranges": {"calibrate_method": CalibrationMethod.Entropy},
+            "percentile ranges (99.999)": {"calibrate_method": CalibrationMethod.Percentile},
+            "moving-average ranges": {"extra_options": {"CalibMovingAverage": True}},
+            "convolutions only": {"op_types_to_quantize": ["Conv", "Gemm"]},
+            "first and last layer in float": {"nodes_to_exclude": [convs[0], convs[-1]]},
+        }
+        for i, (label, kw) in enumerate(recipes.items()):
+            out = Path(tmp) / f"q{i}.onnx"
             quantize_static(str(prepared), str(out), _Batches(data.calibration_batches(r)), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=act, weight_type=QuantType.QInt8)
-            print(f"  int8 weights, {label:<28} {100 * top1(out):.2f}%")
+                            per_channel=True, **{"activation_type": QuantType.QUInt8, "weight_type": QuantType.QInt8, **kw})
+            print(f"  {label:<40} {100 * top1(out):.2f}%")
 
 
 if __name__ == "__main__":

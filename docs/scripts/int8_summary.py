@@ -38,7 +38,7 @@ def run_summary(run: Path) -> dict[str, Any]:
         raise SystemExit(f"{run}: no model exported with export.int8=true")
     rows = [model_row(m) for m in metas]
     lat = metas[0]["int8"]["latency"]
-    return {"run": run.name, "dataset": metas[0].get("preprocessing", {}).get("native_size"), "models": rows,
+    return {"run": run.name, "native_size": metas[0].get("preprocessing", {}).get("native_size"), "models": rows,
             "median_top1_drop_pp": median(r["top1_drop_pp"] for r in rows),
             "median_speedup_b64": median(r["speedup_b64"] for r in rows if "speedup_b64" in r),
             "calibration": metas[0]["int8"]["calibration"], "latency_conditions": {
@@ -51,7 +51,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--extra", type=Path, help="a JSON object merged into the file (e.g. the INT8 latency table check)")
     args = p.parse_args()
-    out = {"runs": [run_summary(r) for r in args.runs]}
+    from natv2.measure.latency import cpu_flags, device_name
+
+    out = {"cpu": device_name("cpu"), "cpu_flags": cpu_flags(), "runs": [run_summary(r) for r in args.runs]}
     if args.extra:
         out.update(json.loads(args.extra.read_text()))
     args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -44,10 +44,16 @@ def finetuned_jobs(models_dir: Path) -> list[Path]:
 
 
 def _done(folder: Path, cfg: ExportConfig) -> bool:
+    """Every requested format is there (and, for an INT8 export, the float ONNX file is one it can quantize)."""
     meta = folder / META_FILE
     if not meta.is_file():
         return False
     files = read_json(meta).get("files", {})
+    if cfg.int8 and "onnx" in files and not int8_done(folder):
+        from natv2.runtime.int8 import quantizable_graph
+
+        if not quantizable_graph(folder / files["onnx"]):
+            return False  # written by an earlier natv2: exported again before it is quantized
     return all(f in files for f in cfg.formats)
 
 

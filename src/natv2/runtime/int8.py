@@ -108,6 +108,14 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, batches: Iterabl
         return atomic_write_with(out, lambda dst: onnx.save(model, dst))
 
 
+def quantizable_graph(path: str | Path) -> bool:
+    """False for a float ONNX file written before natv2 exported 1x1 convolutions as `Conv`: its `MatMul`s between
+    transposes are neither fused with their batch norm nor quantized well, so such a file is exported again."""
+    import onnx
+
+    return "MatMul" not in {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+
+
 def is_quantized(path: str | Path) -> bool:
     """Whether the ONNX file holds quantized tensors (a QuantizeLinear node, or an integer operator)."""
     import onnx
@@ -138,4 +146,5 @@ def operator_census(path: str | Path) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in groups.items()}
 
 
-__all__ = ["CALIBRATION_METHODS", "INT8_SUFFIX", "QuantRecipe", "is_quantized", "operator_census", "quantize_int8"]
+__all__ = ["CALIBRATION_METHODS", "INT8_SUFFIX", "QuantRecipe", "is_quantized", "operator_census", "quantizable_graph",
+           "quantize_int8"]
