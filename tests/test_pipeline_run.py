@@ -100,9 +100,46 @@ def test_stage_by_stage_leaves_what_natv2_run_leaves(smoke_run, tmp_path):
         assert proc.returncode == 0, " ".join(args) + "\n" + proc.stdout[-2000:] + proc.stderr[-2000:]
     assert _tree(alone) == _tree(run_dir)
     assert _stage_event_kinds(alone) == _stage_event_kinds(run_dir)
+    ours, theirs = _fingerprint(alone), _fingerprint(run_dir)
+    differ = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    assert not differ, f"the stage commands computed other results than natv2 run in: {differ}"
     done = [json.loads(line)["data"] for line in (alone / "events.jsonl").read_text().splitlines()
             if '"event":"done"' in line]
     assert all("seconds" in d for d in done) and len(done) == 4  # the driver times and marks every stage
+
+
+# Keys whose values are measurements of time (or of speed), which two identical computations do not share.
+_TIMING_KEYS = ("second", "time", "timing", "created", "elapsed", "latency", "speedup", "wall", "eta", "per_s", "img_s",
+                "started", "finished", "duration", "date", "host", "pid")
+
+
+def _normal(value, run_dir: Path):
+    """A JSON value with timing entries dropped and the run directory's own path (and name) written as RUN."""
+    if isinstance(value, dict):
+        return {k: _normal(v, run_dir) for k, v in value.items()
+                if k != "ms" and not any(word in k.lower() for word in _TIMING_KEYS)}
+    if isinstance(value, list):
+        return [_normal(v, run_dir) for v in value]
+    if isinstance(value, str):
+        return "RUN" if value == run_dir.name else value.replace(str(run_dir), "RUN")
+    return value
+
+
+def _fingerprint(run_dir: Path) -> dict[str, object]:
+    """What a run computed, file by file: every tensor of every safetensors file (hashed) and every JSON document
+    (timings aside). Two runs that computed the same thing have equal fingerprints."""
+    import hashlib
+
+    from safetensors.numpy import load_file
+
+    out: dict[str, object] = {}
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir).as_posix()
+        if path.suffix == ".safetensors":
+            out[rel] = {k: hashlib.sha256(v.tobytes()).hexdigest() for k, v in sorted(load_file(str(path)).items())}
+        elif path.suffix == ".json":
+            out[rel] = _normal(json.loads(path.read_text()), run_dir)
+    return out
 
 
 def test_running_again_skips_finished_stages(smoke_run):
