@@ -191,7 +191,7 @@ def _from_run_dir(path: Path, named: str) -> Source:
         raise CheckpointError(
             f"source '{named}' is a directory without a trained supernet (looked for {stem}.json and .safetensors)"
             + ("; its training has not finished" if unfinished else ""),
-            f"finish it first (natv2 train-supernet --resume {path})" if unfinished else _FIX_PATH)
+            f"finish it first (natv2 train-supernet --resume --run-dir {path})" if unfinished else _FIX_PATH)
     return _from_checkpoint(stem, named)
 
 

@@ -66,7 +66,8 @@ COMMANDS = [
         epilog=(
             "examples:\n"
             "  natv2 run                                     quickstart, fresh run directory under runs/\n"
-            "  natv2 run --preset cifar10 --run-dir runs/c10 CPU-scale CIFAR-10 pipeline\n"
+            "  natv2 run --preset cifar10 --run-dir runs/c10\n"
+            "                                                the CPU-scale CIFAR-10 pipeline\n"
             "  natv2 run runs/c10                            resume it with its saved settings\n"
             f"  natv2 run --supernet runs/c10/{REL_TRAINED_SUPERNET}  search a trained supernet, skip training\n"
             "  natv2 run --preset transfer --source runs/tin --set data.name=imagefolder --set data.root=DIR\n"
