@@ -49,8 +49,8 @@ def test_a_fine_tuned_models_record_is_read_only_through_its_class():
 
 
 def test_the_export_summary_is_read_only_through_its_class():
-    """models/export.json has one owner (natv2.export.record.ExportSummary): no module outside the export package
-    reads it or indexes a model's line by its keys."""
+    """models/export.json and each model's meta.json have one reader for the rest of natv2 (natv2.export.record:
+    ExportSummary, ModelMeta): no module outside the export package indexes them by key."""
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).as_posix()
         if rel.startswith("export/") or rel == "io/artifacts.py":
@@ -59,6 +59,8 @@ def test_the_export_summary_is_read_only_through_its_class():
         for key in ('get("latency_ms"', 'get("max_abs_diff"', '["max_abs_diff"]', '["latency_ms"]', 'ex["models"]',
                     'get("models")'):
             assert key not in text, f"{rel} indexes export.json by key ({key}); use ExportSummary / ExportedModel"
+        for key in ("(row.meta or {})", "row.meta[", "meta.get(\"latency\")", "meta.get(\"files\")"):
+            assert key not in text, f"{rel} indexes a model's meta.json by key ({key}); use natv2.export.record.ModelMeta"
 
 
 def test_an_export_summary_round_trips_and_damage_is_a_clear_error(tmp_path):

@@ -1,8 +1,10 @@
-"""The export stage's summary file, `models/export.json`, as typed records: written and read only here.
+"""The export stage's files as typed records, for every reader outside the export package.
 
-`ExportedModel` is one model's line (what was written, its costs, accuracy, latency, parity and, when
-exported, its INT8 figures); `ExportSummary` is the file. The report and the command line read these
-classes, never the JSON's keys, so the file's format has one owner. Torch-free: the report imports it.
+`ExportSummary` is `models/export.json` (written and read only here): one `ExportedModel` line per model
+(what was written, its costs, accuracy, latency, parity and, when exported, its INT8 figures).
+`ModelMeta` is what readers need of a model's `meta.json` (written by `natv2.export.exporter`). The report
+and the command line read these classes, never the JSON's keys, so each file's format has one owner.
+Torch-free: the report imports it.
 """
 
 from __future__ import annotations
@@ -90,6 +92,34 @@ class ExportedModel:
 
 
 @dataclass(frozen=True)
+class ModelMeta:
+    """A model's meta.json as readers outside export see it (the metadata every exported file carries)."""
+
+    name: str | None = None
+    config: dict[str, Any] | None = None  # the subnet's configuration
+    resolution: int | None = None
+    exits: list[int] | None = None  # a multi-exit model's exits
+    accuracy: dict[str, Any] | None = None  # {"top1", "split", "n", "weights", ...}
+    latency: dict[str, Any] | None = None  # natv2.measure's latency result: median_ms and its conditions
+    params: int | None = None
+    macs: int | None = None
+    files: dict[str, str] = field(default_factory=dict)  # format -> file name in the folder
+
+    @classmethod
+    def from_dict(cls, doc: Any, where: str) -> "ModelMeta":
+        if not isinstance(doc, Mapping):
+            raise RunDirError(f"{where} is not a JSON object", "export the run again: natv2 export RUN --force")
+        pick = {k: doc.get(k) for k in ("name", "resolution", "exits", "params", "macs")}
+        dicts = {k: doc.get(k) if isinstance(doc.get(k), Mapping) else None for k in ("config", "accuracy", "latency")}
+        return cls(**pick, **dicts, files=dict(doc.get("files") or {}))
+
+    @property
+    def latency_ms(self) -> float | None:
+        value = (self.latency or {}).get("median_ms")
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+@dataclass(frozen=True)
 class ExportSummary:
     """`models/export.json`: every exported model of a run and the parity tolerance they passed."""
 
@@ -112,4 +142,4 @@ class ExportSummary:
                                  stamp({"models": [m.to_dict() for m in self.models], "tolerance": self.tolerance}))
 
 
-__all__ = ["INT8_KEY", "ExportSummary", "ExportedModel", "Int8Summary"]
+__all__ = ["INT8_KEY", "ExportSummary", "ExportedModel", "Int8Summary", "ModelMeta"]

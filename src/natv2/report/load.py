@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from natv2.errors import RunDirError
-from natv2.export.record import ExportedModel, ExportSummary
+from natv2.export.record import ExportedModel, ExportSummary, ModelMeta
 from natv2.finetune.result import FineTuneResult
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
@@ -253,7 +253,7 @@ class ModelRow:
     config: dict[str, Any] | None
     finetune: FineTuneResult | None = None
     export: ExportedModel | None = None  # the model's line of export.json
-    meta: dict[str, Any] | None = None  # models/<folder>/meta.json (latency details, parity)
+    meta: ModelMeta | None = None  # what models/<folder>/meta.json says (latency details, config, files)
     files: dict[str, str] = field(default_factory=dict)  # label -> path relative to the run directory
 
 
@@ -285,11 +285,11 @@ def load_models(files: RunFiles) -> ModelsData | None:
             row = rows[m.folder] = ModelRow(m.folder, m.name, m.variant or "single", None)
         row.export = m
         meta_rel = A.rel(A.MODELS_DIR, m.folder, A.EXPORT_META)
-        row.meta = files.json(meta_rel)
-        if row.meta is not None:
-            _require(isinstance(row.meta, dict), meta_rel, "is not an object")
-            if row.config is None and isinstance(row.meta.get("config"), dict):
-                row.config = row.meta["config"]
+        doc = files.json(meta_rel)
+        if doc is not None:
+            _require(isinstance(doc, dict), meta_rel, "is not an object")
+            row.meta = ModelMeta.from_dict(doc, meta_rel)
+            row.config = row.config if row.config is not None else row.meta.config
     for row in rows.values():
         row.files = _model_files(files, row)
     skipped = list((ft or {}).get("skipped") or [])
@@ -321,7 +321,7 @@ _FORMAT_LABELS = {"onnx": "ONNX", "int8": "INT8 ONNX", "torchscript": "TorchScri
 def _model_files(files: RunFiles, row: ModelRow) -> dict[str, str]:
     """Links for one model, only to files that exist: exported formats, metadata, fine-tune result."""
     out: dict[str, str] = {}
-    exported = dict((row.export.files if row.export else None) or (row.meta or {}).get("files") or {})
+    exported = dict((row.export.files if row.export else None) or (row.meta.files if row.meta else None) or {})
     for fmt, label in _FORMAT_LABELS.items():
         name = exported.get(fmt)
         rel = A.rel(A.MODELS_DIR, row.folder, str(name))

@@ -28,7 +28,7 @@ def accuracies(row: ModelRow, split: str) -> tuple[float | None, float | None]:
     before = after = None
     if row.finetune is not None:
         before, after = _top1(row.finetune.before, split), _top1(row.finetune.after, split)
-    acc = (row.export.accuracy if row.export else None) or (row.meta or {}).get("accuracy")
+    acc = (row.export.accuracy if row.export else None) or (row.meta.accuracy if row.meta else None)
     if isinstance(acc, dict) and acc.get("split") == split and is_number(acc.get("top1")):
         if acc.get("weights") == "inherited" and before is None:
             before = float(acc["top1"])
@@ -49,7 +49,7 @@ def _cost(row: ModelRow, key: str) -> float | None:
         return float(getattr(row.finetune, key))
     value = getattr(row.export, key, None) if row.export is not None else None
     if not is_number(value):
-        value = (row.meta or {}).get(key)
+        value = getattr(row.meta, key, None) if row.meta is not None else None
     return float(value) if is_number(value) else None
 
 
@@ -70,7 +70,7 @@ def _files_cell(ctx: ReportContext, row: ModelRow) -> Html | str:
 
 
 def _latency(row: ModelRow) -> dict[str, Any] | None:
-    lat = (row.meta or {}).get("latency")
+    lat = row.meta.latency if row.meta else None
     if isinstance(lat, dict) and is_number(lat.get("median_ms")):
         return lat
     ms = row.export.latency_ms if row.export else None
@@ -92,7 +92,7 @@ def latency_conditions(lat: dict[str, Any]) -> str:
 
 def _describe(row: ModelRow) -> str:
     """Variant and where it classifies: 'single exit, stage 3', 'multi-exit (AEP), stages 1–3'."""
-    exits = (row.finetune.exits if row.finetune else None) or (row.meta or {}).get("exits")
+    exits = (row.finetune.exits if row.finetune else None) or (row.meta.exits if row.meta else None)
     if row.variant == "multi_exit" and exits:
         return f"{VARIANTS['multi_exit']}, exits after stages {exits[0]}–{exits[-1]}"
     where = exit_label(row.config)
@@ -157,7 +157,7 @@ class ModelsSection:
             if lat and not shared:
                 lat_cell = join([fmt(lat["median_ms"]), tag("span", latency_conditions(lat), class_="sub")])
             diff = row.export.max_abs_diff if row.export else None
-            res = (row.config or {}).get("r") or (row.finetune.resolution if row.finetune else None) or (row.meta or {}).get("resolution")
+            res = (row.config or {}).get("r") or (row.finetune.resolution if row.finetune else None) or (row.meta.resolution if row.meta else None)
             rows.append([
                 k, tag("span", "★", class_="pick-badge", title="high trade-off pick of the search") if pick else "",
                 join([tag("code", row.name),
