@@ -30,8 +30,10 @@ from natv2.supernets import create, list_supernets, recalibrate_bn
 
 torch.set_num_threads(1)
 RES = 16
+# Float parity is test_export_all's subject; these random 16 px models have logits in the hundreds, where float32
+# rounding alone reaches a few 1e-4 of relative difference, so the float files get a looser bound here.
 CFG = ExportConfig(formats=("onnx",), latency=False, int8=True, int8_calibration_images=64, int8_val_images=0,
-                   int8_latency_batches=(1, 8), latency_runs=3, latency_warmup=1)
+                   int8_latency_batches=(1, 8), latency_runs=3, latency_warmup=1, tolerance=1e-3)
 AGREEMENT = 0.9  # a trained model's INT8 file picks the float file's top class on at least 90 % of the test split
 CASES = [(n, "single") for n in list_supernets()] + [(n, "multi_exit") for n in list_supernets() if "_ee_" in n]
 DEFAULT_TIER = {("ofa_mbv3", "single"), ("ofav2_ee_p", "multi_exit")}
