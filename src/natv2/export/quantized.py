@@ -119,6 +119,8 @@ def export_int8(folder: Path, cfg: ExportConfig, data: Int8Data, log: Callable[[
     acc, lat = record["accuracy"], record["latency"]
     log(f"    int8 ({recipe.name} weights): {acc['split']} top-1 {100 * acc['top1_float']:.2f}% float -> "
         f"{100 * acc['top1_int8']:.2f}% int8; speed-up " + ", ".join(f"{v:.2f}x at batch {b}" for b, v in lat["speedup"].items()))
+    if all(v < 1 for v in lat["speedup"].values()):
+        log(f"    on this CPU the float file is faster at every batch size measured: deploy {float_path.name}, not the INT8 one")
     return record
 
 

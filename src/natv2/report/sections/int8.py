@@ -41,9 +41,11 @@ def int8_table(rows: list[ModelRow]) -> Html | None:
             f, i = q.latency_ms.get("float", {}).get(b), q.latency_ms.get("int8", {}).get(b)
             line += [fmt(f), fmt(i), f"{f / i:.2f}×" if f and i else "–"]
         body.append(line)
+    slower = [row.name for _, row, q in recs if all(v < 1 for v in q.speedup.values())]
+    advice = (f" On this CPU the float file is the faster one for {', '.join(slower)}: deploy it there." if slower else "")
     return join([table(headers, body, numeric=range(3, len(headers)), class_="data"),
                  tag("p", f"Top-1 on the {recs[0][2].split} split, float and INT8 ONNX files run by the same pipeline. ",
-                     _conditions(recs[0][2]), class_="caption")])
+                     _conditions(recs[0][2]), advice, class_="caption")])
 
 
 __all__ = ["int8_table"]
