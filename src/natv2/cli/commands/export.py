@@ -22,7 +22,7 @@ def _run(ctx: CliContext) -> int:
 COMMANDS = [
     Command(
         "export",
-        "export a run's models (safetensors + JSON, TorchScript, ONNX) with parity checks",
+        "export a run's models (safetensors + JSON, TorchScript, ONNX; INT8 ONNX on request) with parity checks",
         run=_run,
         configure=add_run_dir_argument,
         description=(
@@ -31,8 +31,11 @@ COMMANDS = [
             "TorchScript and ONNX with a dynamic batch. Each file is run by its own runtime and compared\n"
             "with the PyTorch model; above export.tolerance (max abs difference) the export stops with an\n"
             "error. Every model carries its metadata (config, accuracy and split, params, MACs, latency,\n"
-            f"origin) inside its files and in {EXPORT_META} beside them."),
+            f"origin) inside its files and in {EXPORT_META} beside them. With export.int8=true each model also\n"
+            "gets an INT8 ONNX file (onnxruntime's static quantization, calibrated on training images) with\n"
+            "its test top-1 and latency against the float file (docs/deploy.md)."),
         epilog=("examples:\n  natv2 export runs/quickstart-20250101-120000\n"
-                "  natv2 export RUN --set export.formats=[onnx] --set export.latency_threads=2"),
+                "  natv2 export RUN --set export.formats=[onnx] --set export.latency_threads=2\n"
+                "  natv2 export RUN --set export.int8=true --force   # add INT8 models to a finished run"),
     )
 ]
