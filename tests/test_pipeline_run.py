@@ -43,6 +43,9 @@ def test_every_stage_ran_and_the_output_says_where_things_are(smoke_run):
 
 def test_search_outputs_and_report(smoke_run):
     run_dir, _ = smoke_run
+    for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines():  # accuracies are fractions
+        record = json.loads(line)
+        assert record["accuracy_unit"] == "fraction" and 0 <= record["val_mean"] <= 1
     assert (run_dir / "config.yaml").is_file()
     assert (run_dir / "train" / "supernet.safetensors").is_file()
     for name in ("non_dominated.json", "high_tradeoff.json", "final_test.json"):

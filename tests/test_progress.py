@@ -21,7 +21,7 @@ def _epoch(stream, enabled=True, main=True):
     p.start_epoch(0)
     for i in range(4):
         p.step(i, 1.0, 8)
-    p.end_epoch(1.0, 50.0)
+    p.end_epoch(1.0, 0.5)
     p.close()
     return stream.getvalue()
 

@@ -116,7 +116,11 @@ def test_the_training_state_is_read_through_its_class_and_old_files_still_load(t
            "model_file": "model-p02e0001.safetensors", "optim_file": None, "optim_meta": None}
     state = TrainState.from_dict(old)
     assert (state.phase, state.epochs_done, state.model_file, state.finished) == ("exit_1", 1, old["model_file"], False)
-    assert state.to_dict() == {k: v for k, v in old.items() if k not in ("model_file", "optim_file", "optim_meta")}
+    # version 1 held the best top-1 in percent: read as a fraction and written back as version 2
+    assert state.best == {"full": {"metric": 0.4, "epoch": 3}} and state.version == 2
+    assert state.to_dict() == {**{k: v for k, v in old.items() if k not in ("model_file", "optim_file", "optim_meta")},
+                               "version": 2, "best": {"full": {"metric": 0.4, "epoch": 3}}}
+    assert TrainState.from_dict(state.to_dict()).best == state.best  # version 2 is read as it is
     with pytest.raises(CheckpointError, match="different training setup"):
         state.check_setup(["full"], 0, "here", "fix")
     with pytest.raises(CheckpointError, match="not a natv2 training state"):
@@ -128,3 +132,23 @@ def test_the_training_state_is_read_through_its_class_and_old_files_still_load(t
         text = path.read_text(encoding="utf-8")
         for key in ('state["model_file"]', "state['model_file']", 'get("epochs_done")', "get('epochs_done')"):
             assert key not in text, f"{rel} indexes the training state by key ({key}); use TrainState"
+
+
+def test_training_accuracies_are_fractions_and_percent_era_records_still_read(tmp_path):
+    """Evaluation speaks fractions everywhere (percent is for display): metrics records say so, and a record
+    written before (percent, no unit) is converted when read, by the trainer's log and by the report alike."""
+    import json
+
+    from natv2.train.metrics import ACCURACY_UNIT_KEY, MetricsLog, for_display
+
+    path = tmp_path / "metrics.jsonl"
+    old = {"phase": "full", "phase_index": 0, "epoch": 0, "val_mean": 40.0, "val": {"max@32": 50.0},
+           "phase_eval": {"split": "test", "acc": {"max@32": 60.0}, "max": 60.0, "min": 20.0, "random_mean": None}}
+    path.write_text(json.dumps(old) + "\n")
+    log = MetricsLog(path)
+    log.append({"phase": "full", "phase_index": 0, "epoch": 1, "val_mean": 0.45, "val": {"max@32": 0.55}})
+    old_read, new_read = log.read()
+    assert old_read["val_mean"] == pytest.approx(0.4) and old_read["val"] == {"max@32": pytest.approx(0.5)}
+    assert old_read["phase_eval"]["max"] == pytest.approx(0.6) and old_read["phase_eval"]["random_mean"] is None
+    assert new_read["val_mean"] == 0.45 and json.loads(path.read_text().splitlines()[1])[ACCURACY_UNIT_KEY] == "fraction"
+    assert for_display(new_read)["val_mean"] == pytest.approx(45.0) and for_display(old)["val_mean"] == pytest.approx(40.0)

@@ -23,6 +23,7 @@ from natv2.io import artifacts
 from natv2.measure.costs import cost_model
 from natv2.space import SubnetConfig
 from natv2.supernets.arch import MacroArch
+from natv2.train.metrics import for_display
 
 
 def _ts(value: str) -> dt.datetime:
@@ -71,7 +72,7 @@ def machine() -> str:
 def summarise(run: Path) -> dict[str, Any]:
     events = read_jsonl(run / artifacts.EVENTS_FILE)
     metrics = read_jsonl(run / artifacts.REL_TRAIN_METRICS)
-    evals = [m for m in metrics if "phase_eval" in m]
+    evals = [for_display(m) for m in metrics if "phase_eval" in m]  # percent, whichever unit the file holds
     last_eval = evals[-1]["phase_eval"] if evals else {}
     final_test = json.loads((run / artifacts.REL_FINAL_TEST).read_text())
     finetuned = json.loads((run / artifacts.REL_FINETUNE_SUMMARY).read_text())

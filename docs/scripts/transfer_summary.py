@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_summary import machine, read_jsonl, stage_minutes, summarise  # noqa: E402
 
 from natv2.io import artifacts  # noqa: E402
+from natv2.train.metrics import for_display  # noqa: E402
 
 
 def phase_table(run: Path) -> list[dict[str, Any]]:
@@ -34,7 +35,7 @@ def phase_table(run: Path) -> list[dict[str, Any]]:
     for m in read_jsonl(run / artifacts.REL_TRAIN_METRICS):
         if "phase_eval" not in m:
             continue
-        ev = m["phase_eval"]
+        ev = for_display(m)["phase_eval"]  # percent, whichever unit the file holds
         rows.append({"phase": m["phase"], "epochs": m["epoch"] + 1, "split": ev.get("split"),
                      "max_top1": round(float(ev["max"]), 2), "min_top1": round(float(ev["min"]), 2)})
     return rows

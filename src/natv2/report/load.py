@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from natv2.errors import RunDirError
 from natv2.export.record import ExportedModel, ExportSummary, ModelMeta
 from natv2.finetune.result import FineTuneResult
+from natv2.train.metrics import in_fractions
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
 from natv2.report.units import is_number
@@ -124,7 +125,7 @@ def load_training(files: RunFiles) -> TrainingData | None:
                  f"record {n} has no phase/epoch")
         _require(isinstance(r.get("val", {}), dict), TRAIN_METRICS, f"record {n}: 'val' is not an object")
     meta = files.json(TRAIN_META)
-    return TrainingData(records, meta if isinstance(meta, dict) else None)
+    return TrainingData([in_fractions(r) for r in records], meta if isinstance(meta, dict) else None)
 
 
 # ---------------------------------------------------------------------- search

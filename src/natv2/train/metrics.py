@@ -1,5 +1,10 @@
 """Per-epoch training metrics: a JSONL log that survives resume, and a plot of validation accuracy
-per phase."""
+per phase.
+
+Accuracies are fractions in [0, 1], as everywhere in natv2 (percent is for display). Each record says so
+(`accuracy_unit`); records written before that key existed hold percent, and `in_fractions` converts them,
+so every reader (`MetricsLog.read`, the report) sees fractions whatever wrote the file.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,39 @@ from natv2.io import atomic_write_text
 from natv2.io.atomic import atomic_write_with
 
 
+ACCURACY_UNIT_KEY = "accuracy_unit"
+ACCURACY_UNIT = "fraction"
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    if isinstance(value, dict):
+        return {k: _scaled(v, factor) for k, v in value.items()}
+    return value * factor if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _accuracies_scaled(record: dict[str, Any], factor: float, unit: str) -> dict[str, Any]:
+    out = {**record, ACCURACY_UNIT_KEY: unit}
+    for key in ("val", "val_mean"):
+        if key in out:
+            out[key] = _scaled(out[key], factor)
+    ev = out.get("phase_eval")
+    if isinstance(ev, dict):
+        out["phase_eval"] = {**ev, **{k: _scaled(ev[k], factor) for k in ("acc", "max", "min", "random_mean") if k in ev}}
+    return out
+
+
+def in_fractions(record: dict[str, Any]) -> dict[str, Any]:
+    """A metrics record with its accuracies as fractions (a record of the percent era converted)."""
+    if record.get(ACCURACY_UNIT_KEY) == ACCURACY_UNIT:
+        return record
+    return _accuracies_scaled(record, 0.01, ACCURACY_UNIT)
+
+
+def for_display(record: dict[str, Any]) -> dict[str, Any]:
+    """A metrics record with its accuracies in percent, for tables and figures only."""
+    return _accuracies_scaled(in_fractions(record), 100.0, "percent")
+
+
 class MetricsLog:
     """Append-only JSON lines, one per epoch; `truncate_after` drops lines a resumed run will redo."""
 
@@ -20,7 +58,7 @@ class MetricsLog:
     def append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=False) + "\n")
+            fh.write(json.dumps({**record, ACCURACY_UNIT_KEY: ACCURACY_UNIT}, sort_keys=False) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -30,7 +68,7 @@ class MetricsLog:
             line = line.strip()
             if line:
                 try:
-                    out.append(json.loads(line))
+                    out.append(in_fractions(json.loads(line)))
                 except json.JSONDecodeError:
                     break  # a torn last line from a crash
         return out
@@ -53,9 +91,9 @@ def plot_validation(records: Iterable[dict[str, Any]], path: str | Path, title: 
     ax = fig.subplots()
     xs = list(range(1, len(records) + 1))
     series = {
-        "grid mean": [r["val_mean"] for r in records],
-        "max net": [_first(r["val"], "max@") for r in records],
-        "min net": [_first(r["val"], "min@") for r in records],
+        "grid mean": [_percent(r["val_mean"]) for r in records],
+        "max net": [_percent(_first(r["val"], "max@")) for r in records],
+        "min net": [_percent(_first(r["val"], "min@")) for r in records],
     }
     for label, ys in series.items():
         pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
@@ -92,12 +130,17 @@ def phase_eval_table(records: Iterable[dict[str, Any]]) -> str:
         ev = r.get("phase_eval")
         if not ev:
             continue
-        rand = [v for k, v in ev["acc"].items() if k.startswith("rand")]
+        rand = [100 * v for k, v in ev["acc"].items() if k.startswith("rand")]
         spread = f"{min(rand):.2f}-{max(rand):.2f}" if rand else "-"
-        mean = f"{ev['random_mean']:.2f}" if ev.get("random_mean") is not None else "-"
+        mean = _pct(ev.get("random_mean"))
         rows.append(f"| {r['phase']} | {_pct(ev.get('max'))} | {_pct(ev.get('min'))} | {mean} | {spread} |")
     return "\n".join(rows)
 
 
+def _percent(v: float | None) -> float | None:
+    return None if v is None else 100 * v
+
+
 def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
+    """A fraction shown in percent."""
+    return "-" if v is None else f"{100 * v:.2f}"

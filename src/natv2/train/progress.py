@@ -72,7 +72,7 @@ class Progress:
 
     def end_epoch(self, train_loss: float, val_mean: float | None) -> None:
         self.close()
-        val = "-" if val_mean is None else f"{val_mean:.2f}%"
+        val = "-" if val_mean is None else f"{100 * val_mean:.2f}%"
         self._print(f"[{self.phase}] epoch {self.epoch + 1}/{self.total_epochs}  loss {train_loss:.4f}  val(grid mean) {val}")
 
     def _print(self, line: str) -> None:

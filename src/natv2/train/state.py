@@ -3,6 +3,8 @@
 The trainer writes it after every checkpointed epoch and when training ends; resume and the search
 (which can start from an unfinished training's latest weights) read it, always through this class.
 The weight and optimiser file names in it belong to `CheckpointStore`, which adds them on save.
+Version 2 holds each phase's best validation top-1 as a fraction; a version-1 file (percent) is converted
+when read, so a training started before the change resumes and keeps comparing like with like.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any, Mapping
 
 from natv2.errors import CheckpointError
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+PERCENT_ERA = 1  # the last version whose best metrics are in percent
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class TrainState:
     phase_complete: bool
     phases: list[str]
     seed: int
-    best: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase -> {"metric", "epoch"}
+    best: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase -> {"metric": top-1 fraction, "epoch"}
     version: int = STATE_VERSION
     finished: bool = False  # the final supernet is written and the resume files are gone
     supernet_file: str | None = None  # the final supernet's file name, once finished
@@ -36,9 +39,13 @@ class TrainState:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], where: str = "the training state") -> "TrainState":
         try:
+            version, best = doc.get("version", PERCENT_ERA), dict(doc.get("best") or {})
+            if version == PERCENT_ERA:
+                best = {k: {**v, "metric": None if v.get("metric") is None else v["metric"] / 100} for k, v in best.items()}
+                version = STATE_VERSION
             return cls(phase_index=int(doc["phase_index"]), phase=str(doc["phase"]), epochs_done=int(doc["epochs_done"]),
                        phase_complete=bool(doc["phase_complete"]), phases=list(doc["phases"]), seed=int(doc["seed"]),
-                       best=dict(doc.get("best") or {}), version=doc.get("version", STATE_VERSION),
+                       best=best, version=version,
                        finished=bool(doc.get("finished", False)), supernet_file=doc.get("supernet_file"),
                        model_file=doc.get("model_file"), optim_file=doc.get("optim_file"), optim_meta=doc.get("optim_meta"))
         except (KeyError, TypeError, ValueError) as err:

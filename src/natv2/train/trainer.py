@@ -48,7 +48,7 @@ def make_autocast(amp: str, device: torch.device) -> Callable[[], contextlib.Abs
 @dataclass
 class PhaseResult:
     name: str
-    best_metric: float | None
+    best_metric: float | None  # the best epoch's validation top-1 (grid mean), a fraction
     best_epoch: int | None
     last_val: dict[str, float] = field(default_factory=dict)
 
@@ -342,7 +342,7 @@ class SupernetTrainer:
                 "configs": {e.label: e.config.to_dict(canonical=True) for e in grid}}
 
     def validate(self, grid: Sequence[Any], split: str = "val", max_batches: int | None = -1) -> dict[str, float]:
-        """Accuracy (%) per grid entry, BN recalibrated per subnet; the grid is split over ranks."""
+        """Top-1 (a fraction) per grid entry, BN recalibrated per subnet; the grid is split over ranks."""
         max_batches = self.cfg.val_max_batches if max_batches == -1 else max_batches
         mine = list(grid)[self.dist.rank :: self.dist.world_size]
         out: dict[str, float] = {}
@@ -377,7 +377,7 @@ class SupernetTrainer:
             save_supernet(self.supernet, self.out_dir / SUPERNET_STEM, {
                 **self.supernet_meta,
                 "phases": [p.summary() for p in self.phases],
-                "best": {r.name: {"val_mean": r.best_metric, "epoch": r.best_epoch} for r in results},
+                "best": {r.name: {"val_top1": r.best_metric, "epoch": r.best_epoch} for r in results},
             })
         self.dist.barrier()
         return path

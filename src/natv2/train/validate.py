@@ -64,7 +64,7 @@ def validation_grid(space: SearchSpace, *, n_random: int, per_dim: bool, resolut
 @torch.no_grad()
 def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: torch.device, *,
              channels_last: bool, autocast: Callable[[], Any]) -> tuple[float, int]:
-    """Top-1 accuracy (%) of a single-output network over `batches`, and the number of images."""
+    """Top-1 accuracy (a fraction in [0, 1]) of a single-output network over `batches`, and the number of images."""
     net.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)  # summed where the logits are: one sync at the end
     total = 0
@@ -78,7 +78,7 @@ def accuracy(net: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: t
             out = out[-1]
         correct += (out.argmax(1) == y.to(out.device, non_blocking=True)).sum()
         total += int(y.numel())
-    return (100.0 * int(correct) / total if total else float("nan")), total
+    return (int(correct) / total if total else float("nan")), total
 
 
 def capped_batches(batches: Iterable[tuple[Tensor, Tensor]], max_batches: int | None,

@@ -25,7 +25,7 @@ def _run(ctx: CliContext) -> int:
         result = outcome.result
         ctx.echo(f"trained supernet: {result.weights_path}")
         for p in result.phases:
-            best = "-" if p.best_metric is None else f"{p.best_metric:.2f}%"
+            best = "-" if p.best_metric is None else f"{100 * p.best_metric:.2f}%"
             ctx.echo(f"  {p.name:<10} best validation (grid mean) {best}")
         lay = Layout(path)
         table = phase_eval_table(MetricsLog(lay.train_metrics).read())

@@ -10,6 +10,7 @@ from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
 from natv2.report.load import TRAIN_METRICS
 from natv2.report.units import duration, fmt, is_number
+from natv2.train.metrics import for_display
 
 
 def _split_label(label: str) -> tuple[str, int | None]:
@@ -50,10 +51,11 @@ class TrainingSection:
         data = ctx.training()
         if data is None:
             return None
-        points = [epoch_point(r) for r in data.records]
+        records = [for_display(r) for r in data.records]  # percent from here on
+        points = [epoch_point(r) for r in records]
         parts: list[Html] = []
         n_rand = max((len({_split_label(k)[0] for k in (r.get("val") or {}) if k.startswith("rand")})
-                      for r in data.records), default=0)
+                      for r in records), default=0)
         if any(p.max_acc is not None or p.grid_mean is not None for p in points):
             labels = {"max_acc": "max subnet", "min_acc": "min subnet", "rand_mean": "random subnets (mean)",
                       "rand_band": "random subnets (range)", "grid_mean": "grid mean"}
@@ -67,8 +69,8 @@ class TrainingSection:
             parts.append(note("The metrics hold no validation results (validation was switched off), so only the "
                               "table is shown.", "info"))
         parts.append(tag("h3", "Per phase", id="training-phases"))
-        parts.append(self._phase_table(data.records, points))
-        evals = [r for r in data.records if isinstance(r.get("phase_eval"), dict)]
+        parts.append(self._phase_table(records, points))
+        evals = [r for r in records if isinstance(r.get("phase_eval"), dict)]
         subs = [("training-phases", "Per phase")]
         if evals:
             parts.append(tag("h3", "End-of-phase evaluation", id="training-eval"))
