@@ -134,6 +134,19 @@ def test_the_training_state_is_read_through_its_class_and_old_files_still_load(t
             assert key not in text, f"{rel} indexes the training state by key ({key}); use TrainState"
 
 
+def test_training_metrics_are_read_outside_train_only_through_epoch_record():
+    """train/metrics.jsonl has one reader for the rest of natv2 (natv2.train.metrics.EpochRecord, which also owns
+    the unit conversion): no module outside train/ indexes a metrics record by key."""
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("train/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for key in ('get("val_mean"', '["val_mean"]', 'get("phase_eval"', '["phase_eval"]', 'get("train_s"',
+                    'get("images_per_s"'):
+            assert key not in text, f"{rel} indexes a training metrics record by key ({key}); use EpochRecord"
+
+
 def test_training_accuracies_are_fractions_and_percent_era_records_still_read(tmp_path):
     """Evaluation speaks fractions everywhere (percent is for display): metrics records say so, and a record
     written before (percent, no unit) is converted when read, by the trainer's log and by the report alike."""

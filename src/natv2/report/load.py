@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from natv2.errors import RunDirError
 from natv2.export.record import ExportedModel, ExportSummary, ModelMeta
 from natv2.finetune.result import FineTuneResult
-from natv2.train.metrics import in_fractions
+from natv2.train.metrics import EpochRecord
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
 from natv2.report.units import is_number
@@ -108,24 +108,24 @@ def stage_timings(events: list[dict[str, Any]]) -> list[StageTiming]:
 # ---------------------------------------------------------------------- supernet training
 @dataclass
 class TrainingData:
-    records: list[dict[str, Any]]
+    records: list[EpochRecord]  # through the train stage's own reader: accuracies are fractions
     meta: dict[str, Any] | None
 
     @property
     def phases(self) -> list[str]:
-        return list(dict.fromkeys(r["phase"] for r in self.records))
+        return list(dict.fromkeys(r.phase for r in self.records))
 
 
 def load_training(files: RunFiles) -> TrainingData | None:
-    records = files.jsonl(TRAIN_METRICS)
-    if not records:
+    docs = files.jsonl(TRAIN_METRICS)
+    if not docs:
         return None
-    for n, r in enumerate(records, start=1):
-        _require(isinstance(r.get("phase"), str) and isinstance(r.get("epoch"), int), TRAIN_METRICS,
-                 f"record {n} has no phase/epoch")
-        _require(isinstance(r.get("val", {}), dict), TRAIN_METRICS, f"record {n}: 'val' is not an object")
+    try:
+        records = [EpochRecord.from_dict(d, f"record {n}") for n, d in enumerate(docs, start=1)]
+    except RunDirError as err:
+        raise DamagedFile(TRAIN_METRICS, err.problem) from None
     meta = files.json(TRAIN_META)
-    return TrainingData([in_fractions(r) for r in records], meta if isinstance(meta, dict) else None)
+    return TrainingData(records, meta if isinstance(meta, dict) else None)
 
 
 # ---------------------------------------------------------------------- search

@@ -9,9 +9,12 @@ so every reader (`MetricsLog.read`, the report) sees fractions whatever wrote th
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
+from natv2.errors import RunDirError
 from natv2.io import atomic_write_text
 from natv2.io.atomic import atomic_write_with
 
@@ -47,6 +50,60 @@ def in_fractions(record: dict[str, Any]) -> dict[str, Any]:
 def for_display(record: dict[str, Any]) -> dict[str, Any]:
     """A metrics record with its accuracies in percent, for tables and figures only."""
     return _accuracies_scaled(in_fractions(record), 100.0, "percent")
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _accuracies(value: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in (value or {}).items() if _number(v) is not None} if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class PhaseEval:
+    """The end-of-phase evaluation: top-1 (fractions) of the max, min and seeded random subnets on one split."""
+
+    split: str | None
+    acc: dict[str, float]  # grid label -> top-1
+    max: float | None
+    min: float | None
+    random_mean: float | None
+
+    @property
+    def random(self) -> list[float]:
+        return [v for k, v in self.acc.items() if k.startswith("rand")]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of supernet training as readers outside train/ see it (the report): accuracies as fractions,
+    whatever unit the file holds."""
+
+    phase: str
+    phase_index: int
+    epoch: int
+    val: dict[str, float] = field(default_factory=dict)  # grid label -> validation top-1
+    val_mean: float | None = None
+    train_loss: float | None = None
+    train_s: float | None = None
+    images_per_s: float | None = None
+    phase_eval: PhaseEval | None = None
+
+    @classmethod
+    def from_dict(cls, doc: Any, where: str) -> "EpochRecord":
+        """A metrics line; one without phase and epoch, or with a `val` that is not an object, is a RunDirError."""
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("phase"), str) or not isinstance(doc.get("epoch"), int):
+            raise RunDirError(f"{where} has no phase/epoch", "train again, or restore the file")
+        if not isinstance(doc.get("val", {}), Mapping):
+            raise RunDirError(f"{where}: 'val' is not an object", "train again, or restore the file")
+        d = in_fractions(dict(doc))
+        ev = d.get("phase_eval")
+        evaluation = PhaseEval(ev.get("split"), _accuracies(ev.get("acc")), _number(ev.get("max")), _number(ev.get("min")),
+                               _number(ev.get("random_mean"))) if isinstance(ev, Mapping) else None
+        return cls(d["phase"], int(d.get("phase_index") or 0), d["epoch"], _accuracies(d.get("val")), _number(d.get("val_mean")),
+                   _number(d.get("train_loss")), _number(d.get("train_s")), _number(d.get("images_per_s")), evaluation)
 
 
 class MetricsLog:

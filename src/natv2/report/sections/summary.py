@@ -175,7 +175,7 @@ class SummarySection:
         try:
             training = ctx.training()
             if training is not None:
-                secs = [r.get("train_s") for r in training.records if is_number(r.get("train_s"))]
+                secs = [r.train_s for r in training.records if r.train_s is not None]
                 if secs:
                     out["train"] = duration(sum(secs)) + " train"
         except Exception:  # noqa: BLE001

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from statistics import mean
-from typing import Any
-
 from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
 from natv2.report.load import TRAIN_METRICS
-from natv2.report.units import duration, fmt, is_number
-from natv2.train.metrics import for_display
+from natv2.report.units import duration, fmt
+from natv2.train.metrics import EpochRecord
 
 
 def _split_label(label: str) -> tuple[str, int | None]:
@@ -23,22 +21,26 @@ def _split_label(label: str) -> tuple[str, int | None]:
         return label, None
 
 
-def epoch_point(record: dict[str, Any]) -> figures.EpochPoint:
-    """max subnet at its largest resolution, min subnet at its smallest, the random subnets' mean and range."""
-    val = {k: v for k, v in (record.get("val") or {}).items() if is_number(v)}
-    parsed = [(*_split_label(k), v) for k, v in val.items()]
+def _pct(value: float | None) -> float | None:
+    """A fraction in percent, for the figures and tables (the records hold fractions)."""
+    return None if value is None else 100 * value
+
+
+def epoch_point(record: EpochRecord) -> figures.EpochPoint:
+    """max subnet at its largest resolution, min subnet at its smallest, the random subnets' mean and range (%)."""
+    parsed = [(*_split_label(k), 100 * v) for k, v in record.val.items()]
     maxes = [(r or 0, v) for name, r, v in parsed if name == "max"]
     mins = [(r or 0, v) for name, r, v in parsed if name == "min"]
     rand = [v for name, _, v in parsed if name.startswith("rand")]
     return figures.EpochPoint(
-        phase=str(record["phase"]),
+        phase=record.phase,
         max_acc=max(maxes)[1] if maxes else None,
         min_acc=min(mins)[1] if mins else None,
         rand_mean=mean(rand) if rand else None,
         rand_lo=min(rand) if rand else None,
         rand_hi=max(rand) if rand else None,
-        grid_mean=record.get("val_mean") if is_number(record.get("val_mean")) else None,
-        loss=record.get("train_loss") if is_number(record.get("train_loss")) else None,
+        grid_mean=_pct(record.val_mean),
+        loss=record.train_loss,
     )
 
 
@@ -51,11 +53,10 @@ class TrainingSection:
         data = ctx.training()
         if data is None:
             return None
-        records = [for_display(r) for r in data.records]  # percent from here on
+        records = data.records
         points = [epoch_point(r) for r in records]
         parts: list[Html] = []
-        n_rand = max((len({_split_label(k)[0] for k in (r.get("val") or {}) if k.startswith("rand")})
-                      for r in records), default=0)
+        n_rand = max((len({_split_label(k)[0] for k in r.val if k.startswith("rand")}) for r in records), default=0)
         if any(p.max_acc is not None or p.grid_mean is not None for p in points):
             labels = {"max_acc": "max subnet", "min_acc": "min subnet", "rand_mean": "random subnets (mean)",
                       "rand_band": "random subnets (range)", "grid_mean": "grid mean"}
@@ -70,7 +71,7 @@ class TrainingSection:
                               "table is shown.", "info"))
         parts.append(tag("h3", "Per phase", id="training-phases"))
         parts.append(self._phase_table(records, points))
-        evals = [r for r in records if isinstance(r.get("phase_eval"), dict)]
+        evals = [r for r in records if r.phase_eval is not None]
         subs = [("training-phases", "Per phase")]
         if evals:
             parts.append(tag("h3", "End-of-phase evaluation", id="training-eval"))
@@ -79,18 +80,18 @@ class TrainingSection:
         parts.append(tag("p", "Source: ", ctx.run_link(TRAIN_METRICS, TRAIN_METRICS), class_="caption"))
         return SectionResult(join(parts), subs)
 
-    def _phase_table(self, records: list[dict[str, Any]], points: list[figures.EpochPoint]) -> Html:
+    def _phase_table(self, records: list[EpochRecord], points: list[figures.EpochPoint]) -> Html:
         rows = []
         for phase, first, last in figures.phase_segments([p.phase for p in points]):
             recs = records[first:last + 1]
             final = points[last]
-            means = [(r.get("val_mean"), r.get("epoch")) for r in recs if is_number(r.get("val_mean"))]
+            means = [(r.val_mean, r.epoch) for r in recs if r.val_mean is not None]
             best = max(means, key=lambda m: m[0]) if means else None
-            secs = [r["train_s"] for r in recs if is_number(r.get("train_s"))]
-            ips = [r["images_per_s"] for r in recs if is_number(r.get("images_per_s"))]
+            secs = [r.train_s for r in recs if r.train_s is not None]
+            ips = [r.images_per_s for r in recs if r.images_per_s is not None]
             rows.append([
                 phase, len(recs),
-                f"{fmt(best[0])} (epoch {best[1] + 1})" if best else "–",
+                f"{fmt(_pct(best[0]))} (epoch {best[1] + 1})" if best else "–",
                 fmt(final.max_acc), fmt(final.min_acc), fmt(final.rand_mean),
                 fmt(final.loss, 3),
                 duration(sum(secs)) if secs else "–",
@@ -99,14 +100,13 @@ class TrainingSection:
         return table(["phase", "epochs", "best grid mean (%)", "last: max (%)", "last: min (%)", "last: random (%)",
                       "last loss", "train time", "images/s"], rows, numeric=range(1, 9))
 
-    def _eval_table(self, evals: list[dict[str, Any]]) -> Html:
+    def _eval_table(self, evals: list[EpochRecord]) -> Html:
         rows = []
         for r in evals:
-            ev = r["phase_eval"]
-            acc = ev.get("acc") if isinstance(ev.get("acc"), dict) else {}
-            rand = [v for k, v in acc.items() if k.startswith("rand") and is_number(v)]
-            rows.append([r["phase"], ev.get("split", "–"), fmt(ev.get("max")), fmt(ev.get("min")),
-                         fmt(ev.get("random_mean")),
-                         f"{fmt(min(rand))} – {fmt(max(rand))}" if rand else "–", len(rand)])
+            ev = r.phase_eval
+            assert ev is not None
+            rand = ev.random
+            rows.append([r.phase, ev.split or "–", fmt(_pct(ev.max)), fmt(_pct(ev.min)), fmt(_pct(ev.random_mean)),
+                         f"{fmt(_pct(min(rand)))} – {fmt(_pct(max(rand)))}" if rand else "–", len(rand)])
         return table(["phase", "split", "max (%)", "min (%)", "random mean (%)", "random range (%)", "random n"], rows,
                      numeric=range(2, 7))
