@@ -152,7 +152,7 @@ def test_training_accuracies_are_fractions_and_percent_era_records_still_read(tm
     written before (percent, no unit) is converted when read, by the trainer's log and by the report alike."""
     import json
 
-    from natv2.train.metrics import ACCURACY_UNIT_KEY, MetricsLog, for_display
+    from natv2.train.metrics import ACCURACY_UNIT_KEY, EpochRecord, MetricsLog
 
     path = tmp_path / "metrics.jsonl"
     old = {"phase": "full", "phase_index": 0, "epoch": 0, "val_mean": 40.0, "val": {"max@32": 50.0},
@@ -164,4 +164,5 @@ def test_training_accuracies_are_fractions_and_percent_era_records_still_read(tm
     assert old_read["val_mean"] == pytest.approx(0.4) and old_read["val"] == {"max@32": pytest.approx(0.5)}
     assert old_read["phase_eval"]["max"] == pytest.approx(0.6) and old_read["phase_eval"]["random_mean"] is None
     assert new_read["val_mean"] == 0.45 and json.loads(path.read_text().splitlines()[1])[ACCURACY_UNIT_KEY] == "fraction"
-    assert for_display(new_read)["val_mean"] == pytest.approx(45.0) and for_display(old)["val_mean"] == pytest.approx(40.0)
+    typed = EpochRecord.from_dict(old, "line 1")  # the reader outside train/: the same conversion
+    assert typed.val_mean == pytest.approx(0.4) and typed.phase_eval is not None and typed.phase_eval.max == pytest.approx(0.6)

@@ -23,7 +23,7 @@ from natv2.io import artifacts
 from natv2.measure.costs import cost_model
 from natv2.space import SubnetConfig
 from natv2.supernets.arch import MacroArch
-from natv2.train.metrics import for_display
+from natv2.train.metrics import EpochRecord
 
 
 def _ts(value: str) -> dt.datetime:
@@ -69,11 +69,17 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def _percent(fraction: float | None) -> float | None:
+    """Percent with two decimals, as docs/results/*.json state accuracies."""
+    return None if fraction is None else round(100 * fraction, 2)
+
+
 def summarise(run: Path) -> dict[str, Any]:
     events = read_jsonl(run / artifacts.EVENTS_FILE)
     metrics = read_jsonl(run / artifacts.REL_TRAIN_METRICS)
-    evals = [for_display(m) for m in metrics if "phase_eval" in m]  # percent, whichever unit the file holds
-    last_eval = evals[-1]["phase_eval"] if evals else {}
+    records = [EpochRecord.from_dict(m, f"metrics line {i}") for i, m in enumerate(metrics, start=1)]
+    evals = [r.phase_eval for r in records if r.phase_eval is not None]  # fractions, whichever unit the file holds
+    last_eval = evals[-1] if evals else None
     final_test = json.loads((run / artifacts.REL_FINAL_TEST).read_text())
     finetuned = json.loads((run / artifacts.REL_FINETUNE_SUMMARY).read_text())
     after = {s["name"]: s for s in finetuned["subnets"] if s.get("variant", "single") == "single"}
@@ -104,8 +110,8 @@ def summarise(run: Path) -> dict[str, Any]:
         "stage_minutes_note": "from each stage's start to its done event; decoding the data is inside train",
         "total_minutes": round(sum(minutes.values()), 2),
         "machine": machine(),
-        "max_subnet_test_top1": round(float(last_eval["max"]), 2) if "max" in last_eval else None,
-        "min_subnet_test_top1": round(float(last_eval["min"]), 2) if "min" in last_eval else None,
+        "max_subnet_test_top1": _percent(last_eval.max if last_eval else None),
+        "min_subnet_test_top1": _percent(last_eval.min if last_eval else None),
         "best_postprocessed_test_top1": round(best_after, 2) if best_after is not None else None,
         "front": front,
     }

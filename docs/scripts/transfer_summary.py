@@ -23,21 +23,20 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_summary import machine, read_jsonl, stage_minutes, summarise  # noqa: E402
+from results_summary import _percent, machine, read_jsonl, stage_minutes, summarise  # noqa: E402
 
 from natv2.io import artifacts  # noqa: E402
-from natv2.train.metrics import for_display  # noqa: E402
+from natv2.train.metrics import EpochRecord  # noqa: E402
 
 
 def phase_table(run: Path) -> list[dict[str, Any]]:
     """Per phase: minutes of training and the end-of-phase max/min subnet test top-1."""
     rows = []
-    for m in read_jsonl(run / artifacts.REL_TRAIN_METRICS):
-        if "phase_eval" not in m:
-            continue
-        ev = for_display(m)["phase_eval"]  # percent, whichever unit the file holds
-        rows.append({"phase": m["phase"], "epochs": m["epoch"] + 1, "split": ev.get("split"),
-                     "max_top1": round(float(ev["max"]), 2), "min_top1": round(float(ev["min"]), 2)})
+    for i, m in enumerate(read_jsonl(run / artifacts.REL_TRAIN_METRICS), start=1):
+        r = EpochRecord.from_dict(m, f"metrics line {i}")  # fractions, whichever unit the file holds
+        if r.phase_eval is not None:
+            rows.append({"phase": r.phase, "epochs": r.epoch + 1, "split": r.phase_eval.split,
+                         "max_top1": _percent(r.phase_eval.max), "min_top1": _percent(r.phase_eval.min)})
     return rows
 
 

@@ -97,7 +97,7 @@ def compare_latency(float_path: Path, int8_path: Path, resolution: int, cfg: Exp
 
 def export_int8(folder: Path, cfg: ExportConfig, data: Int8Data, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """Write `folder`'s INT8 ONNX model and add its record to meta.json; returns the record."""
-    from natv2.runtime.onnx_file import open_session, session_metadata, set_metadata
+    from natv2.runtime.onnx_file import copy_with_metadata, open_session, session_metadata
 
     meta = read_json(folder / META_FILE)
     float_path, resolution = folder / meta["files"]["onnx"], int(meta["resolution"])
@@ -112,7 +112,7 @@ def export_int8(folder: Path, cfg: ExportConfig, data: Int8Data, log: Callable[[
                   "accuracy": compare_accuracy(float_path, chosen, data, resolution, output),
                   "latency": compare_latency(float_path, chosen, resolution, cfg)}
         embedded = {**(session_metadata(open_session(float_path)) or {}), "precision": "int8", INT8_KEY: record}
-        _finish(chosen, folder / record["file"], embedded, set_metadata)
+        copy_with_metadata(chosen, folder / record["file"], embedded)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     atomic_write_json(folder / META_FILE, {**meta, "files": {**meta["files"], INT8_KEY: record["file"]}, INT8_KEY: record})
@@ -122,17 +122,6 @@ def export_int8(folder: Path, cfg: ExportConfig, data: Int8Data, log: Callable[[
     if all(v < 1 for v in lat["speedup"].values()):
         log(f"    on this CPU the float file is faster at every batch size measured: deploy {float_path.name}, not the INT8 one")
     return record
-
-
-def _finish(candidate: Path, out: Path, metadata: dict[str, Any], set_metadata: Callable[[Any, Any], None]) -> None:
-    """The chosen candidate, with its metadata, written atomically to its final name."""
-    import onnx
-
-    from natv2.io.atomic import atomic_write_with
-
-    model = onnx.load(str(candidate))
-    set_metadata(model, metadata)
-    atomic_write_with(out, lambda tmp: onnx.save(model, tmp))
 
 
 __all__ = ["INT8_KEY", "export_int8", "int8_done"]

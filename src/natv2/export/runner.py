@@ -24,7 +24,7 @@ from natv2.export.int8_data import Int8Data
 from natv2.export.quantized import export_int8, int8_done
 from natv2.export.record import ExportedModel, ExportSummary
 from natv2.finetune.result import FineTuneResult
-from natv2.io.artifacts import FINETUNED_STEM, stamp
+from natv2.io.artifacts import FINETUNED_STEM
 
 
 def measure(model: nn.Module, resolution: int, cfg: ExportConfig) -> dict[str, Any] | None:
@@ -81,7 +81,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
         if _done(folder, cfg):
             log(f"[{i}/{len(jobs)}] {folder.name}: already exported, skipped")
             _quantize(folder, cfg, int8_data, log)
-            records.append(_summary(folder, read_json(folder / META_FILE)))
+            records.append(_summary(folder))
             continue
         log(f"[{i}/{len(jobs)}] {folder.name}: exporting {', '.join(cfg.formats)}")
         model = load_model(folder / FINETUNED_STEM)
@@ -104,7 +104,7 @@ def export_finetuned(models_dir: str | Path, cfg: ExportConfig, source: Mapping[
         record = export_model(model, folder, meta, cfg, inputs=inputs)
         log(f"    parity (max abs diff): {record.max_abs_diff:.2e}")
         _quantize(folder, cfg, int8_data, log)
-        records.append(_summary(folder, read_json(folder / META_FILE)))
+        records.append(_summary(folder))
     return write_summary(root, cfg, records)
 
 
@@ -128,7 +128,7 @@ def export_inherited(models_dir: str | Path, cfg: ExportConfig, items: Sequence[
             full = {**meta, **dict(extra or {}), "latency": measure(model, int(meta["resolution"]), cfg)}
             export_model(model, folder, full, cfg, inputs=inputs_for(int(meta["resolution"])) if inputs_for else None)
         _quantize(folder, cfg, int8_data, log)
-        records.append(_summary(folder, read_json(folder / META_FILE)))
+        records.append(_summary(folder))
     return write_summary(root, cfg, records)
 
 
@@ -147,13 +147,14 @@ def write_summary(root: Path, cfg: ExportConfig, records: list[ExportedModel]) -
     """`<models>/export.json`: the models this call exported, then any others exported earlier; returns
     this call's models."""
     names = {r.folder for r in records}
-    earlier = [_summary(p.parent, read_json(p)) for p in sorted(root.glob(f"*/{META_FILE}")) if p.parent.name not in names]
+    earlier = [_summary(p.parent) for p in sorted(root.glob(f"*/{META_FILE}")) if p.parent.name not in names]
     ExportSummary(records + earlier, cfg.tolerance).write(root)
     return ExportSummary(records, cfg.tolerance)
 
 
-def _summary(folder: Path, meta: Mapping[str, Any]) -> ExportedModel:
-    return ExportedModel.from_meta(folder.name, meta)
+def _summary(folder: Path) -> ExportedModel:
+    """The folder's line of export.json, from the meta.json its export wrote."""
+    return ExportedModel.from_meta(folder.name, read_json(folder / META_FILE))
 
 
 __all__ = ["ExportRecord", "export_finetuned", "export_inherited", "finetuned_jobs", "measure"]

@@ -100,7 +100,7 @@ def run_export_stage(run: Any, config: Any, log: Callable[[str], None] = print) 
         from natv2.errors import DataError
 
         raise DataError("export.int8 calibrates each INT8 model on the run's training images, and the run's "
-                        "dataset cannot be loaded here", "export where data.path is readable, or set export.int8=false")
+                        "dataset cannot be loaded here", "export where the run's data (data.root) is readable, or set export.int8=false")
     int8_data = None
     if ex.int8:
         from natv2.export.int8_data import int8_data as make_int8_data

@@ -23,8 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from natv2.io.atomic import atomic_write_with
-from natv2.runtime.onnx_file import INPUT_NAME, set_metadata
+from natv2.runtime.onnx_file import INPUT_NAME, copy_with_metadata
 
 INT8_SUFFIX = ".int8.onnx"
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
@@ -88,7 +87,6 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, batches: Iterabl
     activation's range, so they must come from training data. `metadata`: the natv2 entry stored
     in the file (replaces the float model's).
     """
-    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -102,10 +100,7 @@ def quantize_int8(float_path: str | Path, out_path: str | Path, batches: Iterabl
                         per_channel=recipe.per_channel, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=method,
                         extra_options={"CalibTensorRangeSymmetric": False})
-        model = onnx.load(str(quantized))
-        if metadata is not None:
-            set_metadata(model, metadata)
-        return atomic_write_with(out, lambda dst: onnx.save(model, dst))
+        return copy_with_metadata(quantized, out, metadata)
 
 
 def quantizable_graph(path: str | Path) -> bool:

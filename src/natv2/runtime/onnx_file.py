@@ -60,6 +60,16 @@ def set_metadata(model: Any, metadata: Mapping[str, Any]) -> None:
     entry.key, entry.value = METADATA_KEY, json.dumps(dict(metadata), sort_keys=True)
 
 
+def copy_with_metadata(src: str | Path, dst: str | Path, metadata: Mapping[str, Any] | None) -> Path:
+    """Write the ONNX file `src` to `dst` (atomic) with `metadata` as its natv2 entry (None: unchanged)."""
+    import onnx
+
+    model = onnx.load(str(src))
+    if metadata is not None:
+        set_metadata(model, metadata)
+    return atomic_write_with(Path(dst), lambda tmp: onnx.save(model, tmp))
+
+
 def open_session(path: str | Path, threads: int = 1) -> Any:
     """An onnxruntime CPU session with `threads` intra-op threads and one inter-op thread."""
     import onnxruntime as ort
@@ -83,5 +93,5 @@ def onnxruntime_version() -> str:
     return str(ort.__version__)
 
 
-__all__ = ["INPUT_NAME", "METADATA_KEY", "onnxruntime_version", "open_session", "session_metadata", "set_metadata",
+__all__ = ["INPUT_NAME", "METADATA_KEY", "copy_with_metadata", "onnxruntime_version", "open_session", "session_metadata", "set_metadata",
            "write_onnx"]

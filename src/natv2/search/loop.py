@@ -437,8 +437,12 @@ def _objectives(cfg: SearchConfig, ctx: ObjectiveContext, fns: Mapping[str, Any]
     if unused:
         raise ConfigError(f"objective_fns names {unused}, which SearchConfig.objectives {list(cfg.objectives)} lacks",
                           "list every objective in SearchConfig(objectives=...), err first")
-    specs = [fns[n] if isinstance(fns.get(n), Objective) else (n, fns[n]) if n in fns else n for n in cfg.objectives]
-    return resolve_objectives(specs, ctx)
+    def spec(name: str) -> Any:
+        if name not in fns:
+            return name  # built in
+        return fns[name] if isinstance(fns[name], Objective) else (name, fns[name])
+
+    return resolve_objectives([spec(n) for n in cfg.objectives], ctx)
 
 
 def run_search(

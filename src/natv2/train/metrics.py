@@ -29,27 +29,18 @@ def _scaled(value: Any, factor: float) -> Any:
     return value * factor if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _accuracies_scaled(record: dict[str, Any], factor: float, unit: str) -> dict[str, Any]:
-    out = {**record, ACCURACY_UNIT_KEY: unit}
-    for key in ("val", "val_mean"):
-        if key in out:
-            out[key] = _scaled(out[key], factor)
-    ev = out.get("phase_eval")
-    if isinstance(ev, dict):
-        out["phase_eval"] = {**ev, **{k: _scaled(ev[k], factor) for k in ("acc", "max", "min", "random_mean") if k in ev}}
-    return out
-
-
 def in_fractions(record: dict[str, Any]) -> dict[str, Any]:
     """A metrics record with its accuracies as fractions (a record of the percent era converted)."""
     if record.get(ACCURACY_UNIT_KEY) == ACCURACY_UNIT:
         return record
-    return _accuracies_scaled(record, 0.01, ACCURACY_UNIT)
-
-
-def for_display(record: dict[str, Any]) -> dict[str, Any]:
-    """A metrics record with its accuracies in percent, for tables and figures only."""
-    return _accuracies_scaled(in_fractions(record), 100.0, "percent")
+    out = {**record, ACCURACY_UNIT_KEY: ACCURACY_UNIT}
+    for key in ("val", "val_mean"):
+        if key in out:
+            out[key] = _scaled(out[key], 0.01)
+    ev = out.get("phase_eval")
+    if isinstance(ev, dict):
+        out["phase_eval"] = {**ev, **{k: _scaled(ev[k], 0.01) for k in ("acc", "max", "min", "random_mean") if k in ev}}
+    return out
 
 
 def _number(value: Any) -> float | None:
