@@ -12,7 +12,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 # the parts we compare against never touch torchvision).
 OFA_SPEC ?= ofa==0.1.0.post202307202001
 
-.PHONY: install install-test system-test-deps quickstart test test-fast docs mutation clean
+.PHONY: install install-test system-test-deps test-data quickstart test test-fast docs mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +58,18 @@ endif
 quickstart: install
 	$(BIN)/natv2 run --set data.download=true
 
+## The tests' CIFAR-10: where natv2 finds it ($$NATV2_DATA, ./data, the cache), else downloaded there once,
+## checksum-verified, as the quickstart does. Not fetched when $$NATV2_TEST_DATA names the tests' data.
+## CIFAR10_URL and CIFAR10_MD5 name a mirror (tools/fresh_clone_check.sh serves one from a local folder).
+CIFAR10_URL ?=
+CIFAR10_MD5 ?=
+test-data: install
+	@if [ -n "$$NATV2_TEST_DATA" ]; then echo "test data: $$NATV2_TEST_DATA (NATV2_TEST_DATA)"; else \
+	  $(BIN)/natv2 datasets --fetch --set data.name=cifar10 \
+	    $(if $(CIFAR10_URL),--set data.download_url=$(CIFAR10_URL)) $(if $(CIFAR10_MD5),--set data.download_md5=$(CIFAR10_MD5)); fi
+
 ## The whole test suite: the default tier, then the slow tier.
-test: install-test
+test: install-test test-data
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q -m slow
 
@@ -71,7 +81,7 @@ docs: install
 	@echo "API reference: build/docs/index.html"
 
 ## Default tier only (under 10 minutes on 2 cores).
-test-fast: install-test
+test-fast: install-test test-data
 	$(BIN)/python -m pytest -q
 
 ## Mutation testing of the modules the search, training and measuring claims rest on (under an hour on

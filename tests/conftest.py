@@ -12,10 +12,11 @@ import pytest
 import torch
 
 
-# Where the tests' real data lies ($NATV2_TEST_DATA; in this project's dev/CI layout ../shared/data).
-# natv2 itself looks only at $NATV2_DATA (and ./data, the cache), so the CLI run by the tests gets it there.
-TEST_DATA = Path(os.environ.get("NATV2_TEST_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
-os.environ.setdefault("NATV2_DATA", str(TEST_DATA))
+from _real_data import CIFAR10, data_home  # noqa: E402 - resolved now, before the cache moves (below)
+
+# The natv2 processes the tests start find exactly the tests' CIFAR-10 (_real_data says where it is).
+if CIFAR10 is not None:
+    os.environ["NATV2_DATA"] = str(data_home())
 
 
 @pytest.fixture(scope="session", autouse=True)

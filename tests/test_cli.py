@@ -18,13 +18,10 @@ from natv2.cli.registry import Command, build_parser
 from natv2.config import load_config
 from natv2.pipeline.config import RunConfig, resolve_config
 
+from _real_data import cifar10_root, data_home
+
 NATV2 = Path(sys.executable).parent / "natv2"
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _data_root() -> Path:
-    env = os.environ.get("NATV2_TEST_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
 
 
 def natv2(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -69,13 +66,12 @@ def test_config_typo_is_one_paragraph_exit_2_no_traceback():
     assert "fix: did you mean 'data.name'" in res.stderr
 
 
-def test_datasets_finds_shared_cifar10():
-    root = _data_root()
-    assert (root / "cifar10").is_dir(), f"test data missing at {root}; set NATV2_TEST_DATA"
-    res = natv2("datasets", env={"NATV2_DATA": str(root)})
+def test_datasets_finds_the_test_cifar10_where_natv2_data_points():
+    home = data_home()
+    res = natv2("datasets", env={"NATV2_DATA": str(home)})
     assert res.returncode == 0, res.stderr
     line = next(l for l in res.stdout.splitlines() if l[2:].startswith("cifar10 "))
-    assert "found" in line and str((root / "cifar10").resolve()) in line
+    assert "found" in line and Path(line.split()[-1]).resolve() == cifar10_root().resolve()
 
 
 # ---------------------------------------------------------------------- in-process

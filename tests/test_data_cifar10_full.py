@@ -1,24 +1,22 @@
-"""The whole shared CIFAR-10 (60,000 JPEGs): decoded with the process pool, split, cached.
-Slow tier: the first decode takes ~15 s of CPU; the cached reload must not decode anything."""
+"""The whole CIFAR-10 the tests use (60,000 images: the shared JPEG folders, or the official batches a
+download gives): decoded, split, cached. Slow tier: decoding the JPEGs takes ~15 s of CPU with the
+process pool; the cached reload must not decode anything."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 import torch
 
 from natv2.data import DataConfig, load_dataset, train_loader
 
-REPO = Path(__file__).resolve().parents[1]
+from _real_data import cifar10_root
+
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 @pytest.mark.slow
 def test_full_cifar10_counts_splits_and_cache(tmp_path, monkeypatch):
-    root = Path(os.environ.get("NATV2_TEST_DATA", REPO.parent / "shared" / "data")) / "cifar10"
-    assert (root / "train").is_dir(), f"shared CIFAR-10 not found at {root}: set NATV2_TEST_DATA"
+    root = cifar10_root()
     cfg = DataConfig(name="cifar10", root=str(root), cache_dir=str(tmp_path / "cache"), decode_workers=2)
     s = load_dataset(cfg)
     assert s.classes == CLASSES

@@ -14,6 +14,8 @@ import os
 import pickle
 import shutil
 import struct
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -24,22 +26,15 @@ from PIL import Image
 from natv2.data import DataConfig, list_datasets, load_dataset
 from natv2.data.download import extract
 from natv2.data.raw import RawDataset
-from natv2.errors import DataError
+from natv2.errors import ConfigError, DataError
 
-REPO = Path(__file__).resolve().parents[1]
+from _real_data import cifar10_class_folders
+
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def shared_cifar10() -> Path:
-    root = Path(os.environ.get("NATV2_TEST_DATA", REPO.parent / "shared" / "data")) / "cifar10"
-    assert (root / "train").is_dir() and (root / "test").is_dir(), (
-        f"shared CIFAR-10 not found at {root}: set NATV2_TEST_DATA to the folder holding cifar10/"
-    )
-    return root
-
-
 def copy_cifar_subset(dest: Path, classes: list[str], n_train: int, n_test: int) -> Path:
-    src = shared_cifar10()
+    src = cifar10_class_folders()
     for split, n in (("train", n_train), ("test", n_test)):
         for c in classes:
             (dest / split / c).mkdir(parents=True)
@@ -385,6 +380,32 @@ def test_download_with_matching_checksum_extracts_and_loads(tmp_path, monkeypatc
     assert download_dir(Cifar10Source) == tmp_path / "home" / "cifar10"
     monkeypatch.delenv("NATV2_DATA")
     assert download_dir(Cifar10Source, str(tmp_path / "c")) == tmp_path / "c" / "data" / "cifar10"
+
+
+def test_a_mirror_with_its_own_checksum_is_fetched_once_by_natv2_datasets(tmp_path):
+    """`natv2 datasets --fetch` (what `make test` runs) downloads into $NATV2_DATA, checked against
+    data.download_md5, and a second call finds the data instead of downloading it again."""
+    archive = _cifar10_archive(tmp_path)
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    home = tmp_path / "home"
+    env = dict(os.environ, NATV2_DATA=str(home), NATV2_CACHE=str(tmp_path / "cache"))
+    fetch = [str(Path(sys.executable).parent / "natv2"), "datasets", "--fetch", "--set", "data.name=cifar10",
+             "--set", f"data.download_url={archive.as_uri()}", "--set", f"data.download_md5={md5.upper()}"]
+    first = subprocess.run(fetch, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"cifar10: {home / 'cifar10' / 'cifar-10-batches-py'}"
+    archive.unlink()  # the second call must not need it
+    again = subprocess.run(fetch, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert again.returncode == 0 and again.stdout == first.stdout and "downloading" not in again.stderr
+    wrong = subprocess.run([*fetch[:-1], "data.download_md5=" + "f" * 32], capture_output=True, text=True,
+                           env=dict(env, NATV2_DATA=str(tmp_path / "other")), cwd=tmp_path, timeout=60)
+    assert wrong.returncode == 2 and "could not download" in wrong.stderr and not (tmp_path / "other" / "cifar10").exists()
+
+
+def test_download_md5_must_be_a_checksum():
+    with pytest.raises(ConfigError, match="32 hexadecimal digits"):
+        DataConfig(download_md5="c58f30108f718f92")
+    assert DataConfig(download_md5="C58F30108F718F92721AF3B95E74349A").download_md5 == "c58f30108f718f92721af3b95e74349a"
 
 
 def test_extract_refuses_paths_outside_the_folder(tmp_path):

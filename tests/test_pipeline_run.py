@@ -16,16 +16,21 @@ import torch
 NATV2 = [sys.executable, "-m", "natv2.cli.main"]
 
 
-def _natv2(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+# The smoke run's umask: not the usual 022, so that a file written 0600 (or 0644 regardless) shows.
+RUN_UMASK = 0o027
+
+
+def _natv2(*args: str, cwd: Path, umask: int = -1) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([*NATV2, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run([*NATV2, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+                          umask=umask)
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     work = tmp_path_factory.mktemp("pipeline")
     run_dir = work / "run"
-    proc = _natv2("run", "--preset", "smoke", "--run-dir", str(run_dir), cwd=work)
+    proc = _natv2("run", "--preset", "smoke", "--run-dir", str(run_dir), cwd=work, umask=RUN_UMASK)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return run_dir, proc
 
@@ -39,6 +44,20 @@ def test_every_stage_ran_and_the_output_says_where_things_are(smoke_run):
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     done = {e["stage"] for e in events if e["event"] == "done"}
     assert {"train", "search", "finetune", "export"} <= done
+
+
+def test_every_file_of_every_format_honours_the_umask(smoke_run):
+    """Weights (safetensors), TorchScript, ONNX (float and INT8), JSON, YAML, HTML and figures: each is
+    0666 & ~umask, and each folder 0777 & ~umask, as the user's other files are."""
+    run_dir, _ = smoke_run
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    suffixes = {p.suffix for p in files}
+    assert {".safetensors", ".pt", ".onnx", ".json", ".yaml", ".html", ".png"} <= suffixes, suffixes
+    wrong = {str(p.relative_to(run_dir)): oct(p.stat().st_mode & 0o777) for p in files
+             if p.stat().st_mode & 0o777 != 0o666 & ~RUN_UMASK}
+    assert not wrong, f"files not {oct(0o666 & ~RUN_UMASK)} under umask {oct(RUN_UMASK)}: {wrong}"
+    folders = [p for p in run_dir.rglob("*") if p.is_dir()]
+    assert all(p.stat().st_mode & 0o777 == 0o777 & ~RUN_UMASK for p in folders)
 
 
 def test_search_outputs_and_report(smoke_run):

@@ -19,7 +19,7 @@ _EXPORTS = by_module({
     "natv2.data.load": "load_dataset load_raw split_dataset",
     "natv2.data.splits": "DatasetSplits ImageSplit",
     "natv2.data.stratify": "stratified_holdout",
-    "natv2.data.discovery": "list_datasets DatasetEntry",
+    "natv2.data.discovery": "list_datasets DatasetEntry fetch_dataset",
     "natv2.data.registry": "dataset_names DATASETS register",
     "natv2.data.resolution": "ResolutionSampler",
     "natv2.data.augment": "TrainTransform EvalTransform make_train_transform make_eval_transform",

@@ -6,10 +6,14 @@ cheaply. Everything that reads images lives next to it in `natv2.data`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from natv2.config.fields import key_help
+from natv2.errors import ConfigError
+
+_MD5 = re.compile(r"[0-9a-fA-F]{32}")
 
 
 @dataclass
@@ -28,6 +32,10 @@ class DataConfig:
         "fetch the official files (checksum-verified) when the dataset is not found"))
     download_url: str | None = field(default=None, metadata=key_help(
         "a mirror to fetch from instead of the official address (file:// works too)"))
+    download_md5: str | None = field(default=None, metadata=key_help(
+        "md5 of the archive data.download_url serves, when that mirror holds another file than the official "
+        "one (e.g. a local copy); null: the official archive's checksum. Single-archive datasets (cifar10, "
+        "cifar100, tiny-imagenet)"))
     val_size: float | int = field(default=5000, metadata=key_help(
         "validation images held out of train, stratified: an integer counts images, a float in (0, 1) is a "
         "fraction of train; ignored when the source ships its own val split"))
@@ -57,3 +65,12 @@ class DataConfig:
     on_device: Literal["auto", "off"] = field(default="auto", metadata=key_help(
         "auto: keep the decoded splits in the accelerator's memory when the run uses one and they take under a "
         "quarter of its free memory (augmentation then runs there); off: host memory, each batch copied"))
+
+    def __post_init__(self) -> None:
+        md5 = self.download_md5
+        if md5 is None:
+            return
+        if not _MD5.fullmatch(md5):
+            raise ConfigError(f"data.download_md5={md5!r} is not an md5 checksum (32 hexadecimal digits)",
+                              "give the mirror's archive checksum as `md5sum` prints it, or null for the official one")
+        self.download_md5 = md5.lower()  # as natv2.data.download computes it

@@ -60,6 +60,26 @@ def download_dir(source: type[DatasetSource], cache_dir: str | None = None) -> P
     return base / source.name
 
 
+def fetch_dataset(cfg: DataConfig) -> Path:
+    """The folder of the config's dataset, downloaded first (checksum-verified) when it is found nowhere.
+
+    What `natv2 datasets --fetch` does, so that data can be put in place before a run (or a test
+    suite) instead of in the middle of one. A dataset that cannot be downloaded gets a DataError
+    saying where it was looked for and how to provide it.
+
+    Args:
+        cfg: The data section: its name, root, download_url and download_md5 are used.
+
+    Returns:
+        The folder natv2 will read the dataset from.
+    """
+    from dataclasses import replace
+
+    from natv2.data.registry import get_source_class
+
+    return get_source_class(cfg.name)(replace(cfg, download=True)).locate()
+
+
 @dataclass(frozen=True)
 class DatasetEntry:
     """One line of `natv2 datasets`."""

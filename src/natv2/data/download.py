@@ -82,6 +82,7 @@ def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
     """Download `url` to `dest` (via a temp file, renamed only once the checksum matches), with a
     progress bar. An existing `dest` with the right checksum is kept, so a file put there by hand
     (offline machines) is used as it is."""
+    created = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and md5 and md5_of(dest) == md5:
         return dest
@@ -105,6 +106,8 @@ def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if created and not dest.exists() and not any(dest.parent.iterdir()):
+            dest.parent.rmdir()  # a failed download leaves no empty dataset folder behind
     return dest
 
 

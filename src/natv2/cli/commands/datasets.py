@@ -12,6 +12,9 @@ from natv2.config import to_plain
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the listing as JSON")
+    parser.add_argument("--fetch", action="store_true",
+                        help="make sure the config's dataset (data.name) is here: download it, checksum-verified, "
+                             "when it is found nowhere, then print its folder")
 
 
 def _list(ctx: CliContext) -> list:
@@ -20,7 +23,17 @@ def _list(ctx: CliContext) -> list:
     return list(list_datasets(ctx.config().data))
 
 
+def _fetch(ctx: CliContext) -> int:
+    from natv2.data import fetch_dataset
+
+    data = ctx.config().data
+    ctx.echo(f"{data.name}: {fetch_dataset(data)}")
+    return 0
+
+
 def _run(ctx: CliContext) -> int:
+    if ctx.args.fetch:
+        return _fetch(ctx)
     entries = _list(ctx)
     if ctx.args.json:
         ctx.echo(json.dumps([to_plain(e) for e in entries], indent=2))
@@ -46,6 +59,7 @@ COMMANDS = [
                      "Folders are searched in: $NATV2_DATA/<name>, ./data/<name>, the cache\n"
                      "(data.cache_dir, $NATV2_CACHE or ~/.cache/natv2) and system places; set data.root\n"
                      "to use a folder of your own."),
-        epilog="example:\n  natv2 datasets\n  natv2 datasets --json",
+        epilog=("example:\n  natv2 datasets\n  natv2 datasets --json\n"
+                "  natv2 datasets --fetch --set data.name=cifar10"),
     )
 ]

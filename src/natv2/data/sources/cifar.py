@@ -120,7 +120,7 @@ class CifarSource(DatasetSource):
     # -- download ---------------------------------------------------------------------------
     def download(self, dest: Path) -> None:
         url = self.cfg.download_url or self.archive_url
-        archive = fetch(url, dest / Path(self.archive_url).name, self.archive_md5)
+        archive = fetch(url, dest / Path(self.archive_url).name, self.cfg.download_md5 or self.archive_md5)
         extract(archive, dest)
         archive.unlink()
 

@@ -79,6 +79,6 @@ class TinyImageNetSource(DatasetSource):
 
     def download(self, dest: Path) -> None:
         url = self.cfg.download_url or self.archive_url
-        archive = fetch(url, dest / "tiny-imagenet-200.zip", self.archive_md5)
+        archive = fetch(url, dest / "tiny-imagenet-200.zip", self.cfg.download_md5 or self.archive_md5)
         extract(archive, dest)
         archive.unlink()
