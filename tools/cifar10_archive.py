@@ -13,6 +13,7 @@ as data.download_md5.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import io
 import pickle
@@ -59,8 +60,9 @@ def batches(src: Path) -> dict[str, bytes]:
 
 
 def write_archive(files: dict[str, bytes], out: Path) -> str:
-    """Write the tar.gz and return its md5."""
-    with tarfile.open(out, "w:gz") as tar:
+    """Write the tar.gz and return its md5 (the same for the same images: no time stamps inside)."""
+    with open(out, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as tar:
         for name, content in files.items():
             info = tarfile.TarInfo(f"{FOLDER}/{name}")
             info.size = len(content)

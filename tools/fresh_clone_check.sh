@@ -15,7 +15,7 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 source_data="${NATV2_TEST_DATA:-$repo/../shared/data}/cifar10"
 work="${1:-$(mktemp -d)}"
 python="${PYTHON:-$repo/.venv/bin/python}"  # numpy and Pillow, to pack the archive
-port="${PORT:-8765}"
+port="${PORT:-$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 
 mkdir -p "$work"/{mirror,empty-data,home}
 git clone -q "$repo" "$work/natv2"

@@ -32,14 +32,15 @@ def md5_of(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def verify_md5(path: Path, expected: str) -> None:
-    got = md5_of(path)
+def verify_download(tmp: Path, url: str, expected: str) -> None:
+    """Refuse a downloaded file whose md5 is not the expected one (the caller removes it)."""
+    got = md5_of(tmp)
     if got != expected:
         raise DataError(
-            f"checksum mismatch for {path}: md5 {got}, expected {expected} (the file is damaged, "
-            "incomplete or not the official one)",
-            fix=f"delete {path} and download again (data.download=true), or point data.download_url "
-            "at a mirror that serves the official file.",
+            f"the file downloaded from {url} has md5 {got}, expected {expected}: it is damaged, incomplete or "
+            "not the file expected (nothing was kept)",
+            fix="download again, or point data.download_url at a mirror that serves the official file (a mirror "
+            "serving another archive, such as a local copy, needs its checksum as data.download_md5).",
         )
 
 
@@ -93,7 +94,7 @@ def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
             length = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
             _copy(resp, out, Progress(f"downloading {dest.name}", int(length) if length else None))
         if md5:
-            verify_md5(Path(tmp), md5)
+            verify_download(Path(tmp), url, md5)
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         checksum = f" (md5 {md5})" if md5 else ""
