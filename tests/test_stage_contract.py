@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import typing
 
 import pytest
@@ -36,8 +37,9 @@ SRC = __import__("pathlib").Path(__file__).resolve().parents[1] / "src" / "natv2
 
 
 def test_a_fine_tuned_models_record_is_read_only_through_its_class():
-    """models/<name>/finetune.json has one owner (natv2.finetune.result.FineTuneResult): no other module names
-    the file, and no module outside the finetune package indexes a result's score dictionaries by key."""
+    """models/<name>/finetune.json has one owner (natv2.finetune.result.FineTuneResult), and so has the summary
+    models/finetune.json (FineTuneSummary): no other module names the record's file, and no module outside the
+    finetune package indexes a result's score dictionaries or the summary's lists by key."""
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).as_posix()
         text = path.read_text(encoding="utf-8")
@@ -46,6 +48,8 @@ def test_a_fine_tuned_models_record_is_read_only_through_its_class():
         assert "FINETUNE_RESULT" not in text, f"{rel} names the fine-tuning record's file; use FineTuneResult"
         for key in ('get("after"', 'get("before"', '["after"]', '["before"]'):
             assert key not in text, f"{rel} indexes a fine-tuning result by key ({key}); use FineTuneResult"
+        for key in ('get("subnets")', '["subnets"]', 'get("skipped")', '["skipped"]', "s.get('reason')"):
+            assert key not in text, f"{rel} indexes the fine-tuning summary by key ({key}); use FineTuneSummary"
 
 
 def test_the_export_summary_is_read_only_through_its_class():
@@ -61,6 +65,54 @@ def test_the_export_summary_is_read_only_through_its_class():
             assert key not in text, f"{rel} indexes export.json by key ({key}); use ExportSummary / ExportedModel"
         for key in ("(row.meta or {})", "row.meta[", "meta.get(\"latency\")", "meta.get(\"files\")"):
             assert key not in text, f"{rel} indexes a model's meta.json by key ({key}); use natv2.export.record.ModelMeta"
+
+
+def test_the_search_outputs_are_read_only_through_its_record():
+    """What the search leaves (search/config.json, each iteration's archive, front and stats, the final front,
+    picks and test) has one reader for the rest of natv2 (natv2.search.record, torch-free): no module outside
+    the search package names those files or indexes them by key."""
+    import re
+
+    names = re.compile(r"\b(?:REL_)?(?:SEARCH_CONFIG|SEARCH_HISTORY|NON_DOMINATED|HIGH_TRADEOFF|FINAL_TEST|FINAL_ARCHIVE"
+                       r"|ITER_ARCHIVE|ITER_FRONT|ITER_STATS)\b")
+    keys = re.compile(r"""get\(["'](?:hv|hv_ref|hv_bounds|n_archive|n_front|n_evaluations|candidate_source|test_acc|"""
+                      r"""timings|surrogate)["']|\[["'](?:hv|hv_ref|hv_bounds|test_acc)["']\]|"""
+                      r"\bit\.stats(?:\.get\(|\[)|\bsearch\.settings(?:\.get\(|\[)")
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith("search/") or rel == "io/artifacts.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        found = names.search(text)
+        assert found is None, f"{rel} names a search output ({found.group(0)}); use natv2.search.record"
+        found = keys.search(text)
+        assert found is None, f"{rel} indexes a search output by key ({found.group(0)}); use natv2.search.record"
+
+
+def test_a_search_record_reads_what_the_search_writes_and_names_a_damaged_file(tmp_path):
+    from natv2.report.files import RunFiles
+    from natv2.search.record import FRONT, SearchFileError, SearchRecord, SearchSettings
+
+    (tmp_path / "search" / "iter_000").mkdir(parents=True)
+    entry = {"config": {"r": 32}, "objectives": {"err": 0.25, "params": 1000.0}, "iteration": 0}
+    doc = {"objectives": ["err", "params"], "entries": [entry]}
+    for name in ("archive.json", "front.json"):
+        (tmp_path / "search" / "iter_000" / name).write_text(json.dumps(doc))
+    (tmp_path / "search" / "iter_000" / "stats.json").write_text(json.dumps(
+        {"hv": 0.5, "n_archive": 1, "surrogate": None, "best": {"err": 0.25}, "timings": {"emo": 1.5, "x": "?"}}))
+    (tmp_path / "search" / "config.json").write_text(json.dumps(
+        {"objectives": ["err", "params"], "search": {"policy": "natv2", "hv_ref": 1.1, "hv_bounds": {"err": [0, 1]}}}))
+    record = SearchRecord.read(RunFiles(tmp_path))
+    it = record.iterations[0]
+    assert (it.archive[0].acc, it.archive[0].costs, it.archive[0].name) == (0.75, {"params": 1000.0}, "subnet")
+    assert (it.stats.hv, it.stats.n_archive, it.stats.n_front, it.stats.best_err) == (0.5, 1, None, 0.25)
+    assert it.stats.timings == {"emo": 1.5} and it.stats.surrogate.kendall is None and not it.stats.adapted
+    assert record.settings == SearchSettings("natv2", hv_ref=1.1, hv_bounds={"err": (0.0, 1.0)})
+    assert record.final_front is None and record.test_top1 == {} and SearchSettings.from_dict({}) is None
+    (tmp_path / FRONT).write_text(json.dumps({"objectives": ["err", "params"], "entries": [{"config": {}}]}))
+    with pytest.raises(SearchFileError, match="entry 0 is incomplete") as info:
+        SearchRecord.read(RunFiles(tmp_path))
+    assert info.value.rel == FRONT
 
 
 def test_an_export_summary_round_trips_and_damage_is_a_clear_error(tmp_path):
@@ -80,7 +132,7 @@ def test_an_export_summary_round_trips_and_damage_is_a_clear_error(tmp_path):
 
 def test_a_fine_tune_result_round_trips_and_a_foreign_file_is_a_clear_error(tmp_path):
     from natv2.errors import RunDirError
-    from natv2.finetune.result import FineTuneResult
+    from natv2.finetune.result import FineTuneResult, FineTuneSummary, SkippedJob
 
     doc = {"name": "r32-w1-x1-abc", "variant": "single", "subnet": {"r": 32}, "supernet": "ofav2_ee_d", "n_classes": 10,
            "resolution": 32, "params": 1000, "macs": 20000, "e_star": 3, "search": {"iteration": 2},
@@ -93,6 +145,12 @@ def test_a_fine_tune_result_round_trips_and_a_foreign_file_is_a_clear_error(tmp_
     assert got.to_dict() == doc and FineTuneResult.folders(tmp_path / "models") == [folder]
     with pytest.raises(RunDirError, match="not a fine-tuning result"):
         FineTuneResult.write(folder, {"name": "x"}, history=[])
+    summary = FineTuneSummary.from_dict({"subnets": [doc], "skipped": [{"name": "a", "variant": "aep", "reason": "nd=1"}]})
+    assert summary.results == [got] and summary.skipped == [SkippedJob("a", "aep", "nd=1")]
+    for bad, problem in (({"subnets": {}}, "has no 'subnets' list"), ({"subnets": [{"variant": "single"}]}, "subnet 0 has no name")):
+        with pytest.raises(RunDirError) as info:
+            FineTuneSummary.from_dict(bad)
+        assert info.value.problem == problem
 
 
 def test_the_report_reads_a_run_without_torch():

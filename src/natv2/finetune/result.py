@@ -1,6 +1,7 @@
-"""`FineTuneResult`: the record of one fine-tuned model, in its model folder (`FINETUNE_RESULT`).
+"""`FineTuneResult`: the record of one fine-tuned model, in its model folder (`FINETUNE_RESULT`), and
+`FineTuneSummary`: every model of the run and the jobs skipped (the models folder's `FINETUNE_SUMMARY`).
 
-The finetune stage writes it and every other stage reads it through this class, so the file's keys
+The finetune stage writes them and every other stage reads them through these classes, so the files' keys
 have one owner: export asks for `test_after` and `search_iteration`, not for nested dictionary keys.
 """
 
@@ -93,3 +94,51 @@ class FineTuneResult:
     def to_dict(self) -> dict[str, Any]:
         """The summary as written (without the per-epoch history)."""
         return dict(self.record)
+
+
+@dataclass(frozen=True)
+class SkippedJob:
+    """A (subnet, variant) the fine-tuning did not run, and why (e.g. a multi-exit variant without two exits)."""
+
+    name: str | None
+    variant: str | None
+    reason: str | None
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "SkippedJob":
+        """One entry of the summary's skipped list (a missing value is None)."""
+        name, variant, reason = (doc.get(k) for k in ("name", "variant", "reason"))
+        return cls(*(None if v is None else str(v) for v in (name, variant, reason)))
+
+
+@dataclass(frozen=True)
+class FineTuneSummary:
+    """The summary of a run's fine-tuning (`natv2.finetune.runner` writes it): each model's result, in the
+    order written, and the jobs skipped."""
+
+    results: list[FineTuneResult]
+    skipped: list[SkippedJob] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "FineTuneSummary":
+        """The summary from its parsed file.
+
+        Args:
+            doc: the parsed file.
+
+        Returns:
+            The summary.
+
+        Raises:
+            RunDirError: it is not what the runner writes (its problem says what is wrong).
+        """
+        fix = "re-run `natv2 finetune` (it rewrites the summary)"
+        if not (isinstance(doc, dict) and isinstance(doc.get("subnets"), list)):
+            raise RunDirError("has no 'subnets' list", fix)
+        results = []
+        for i, s in enumerate(doc["subnets"]):
+            if not (isinstance(s, dict) and isinstance(s.get("name"), str)):
+                raise RunDirError(f"subnet {i} has no name", fix)
+            results.append(FineTuneResult.from_dict(s, f"subnet {i}"))
+        skipped = [SkippedJob.from_dict(s) for s in doc.get("skipped") or [] if isinstance(s, Mapping)]
+        return cls(results, skipped)

@@ -7,6 +7,10 @@ never by spelling a file name. Each stage's output is a typed artifact (`Trained
 serialisers (imported lazily: this module stays import-light, torch-free, so `natv2.io` stays at
 the bottom of the package graph).
 
+What is inside a stage's files is read, outside the stage, only through the producer's own torch-free
+classes: natv2.train.state.TrainState and natv2.train.metrics.EpochRecord, natv2.search.record (and
+natv2.search.output for the finetune stage), natv2.finetune.result, natv2.export.record.
+
 Layout (relative to the run directory):
 
     config.yaml  events.jsonl  .lock                the run itself (natv2.io.rundir)

@@ -14,13 +14,13 @@ from natv2.report.html import Html, tag
 from natv2.report.load import (
     ModelsData,
     RunInfo,
-    SearchData,
     TrainingData,
     load_models,
     load_run_info,
     load_search,
     load_training,
 )
+from natv2.search.record import SearchRecord
 
 FIGURES = "figures"
 
@@ -60,7 +60,7 @@ class ReportContext:
     def training(self) -> TrainingData | None:
         return self._load("training", load_training)
 
-    def search(self) -> SearchData | None:
+    def search(self) -> SearchRecord | None:
         return self._load("search", load_search)
 
     def models(self) -> ModelsData | None:
@@ -73,7 +73,7 @@ class ReportContext:
         except Exception:  # noqa: BLE001
             return None
 
-    def search_if_readable(self) -> SearchData | None:
+    def search_if_readable(self) -> SearchRecord | None:
         """The search data, or None when it is absent or damaged (its own section reports the damage)."""
         try:
             return self.search()

@@ -16,10 +16,10 @@ from typing import Any
 from natv2.errors import RunDirError
 from natv2.io import artifacts as A
 from natv2.io.artifacts import CONFIG_FILE, EVENTS_FILE, RUN_MARKERS
+from natv2.search.record import MARKERS as SEARCH_MARKERS
 
 # Stage outputs that make a folder reportable even without the markers (e.g. `run_search(run_dir=...)`).
-STAGE_MARKERS = (A.REL_TRAIN_METRICS, A.REL_SEARCH_CONFIG, A.REL_SEARCH_HISTORY, A.REL_FINETUNE_SUMMARY,
-                 A.REL_EXPORT_SUMMARY)
+STAGE_MARKERS = (A.REL_TRAIN_METRICS, *SEARCH_MARKERS, A.REL_FINETUNE_SUMMARY, A.REL_EXPORT_SUMMARY)
 
 
 class DamagedFile(Exception):

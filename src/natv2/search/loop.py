@@ -63,6 +63,11 @@ class SearchResult:
     def objective_matrix(self, which: str = "archive") -> np.ndarray:
         return objective_matrix(getattr(self, which), len(self.objectives))
 
+    @property
+    def final_hv(self) -> float | None:
+        """The hypervolume of the final archive (its last iteration's statistics); None before any iteration."""
+        return float(self.stats[-1]["hv"]) if self.stats else None
+
 
 def as_space(space: SearchSpace | Mapping[str, Any] | None) -> SearchSpace:
     """A SearchSpace from a SearchSpace or a plain dict of allowed values (OFA MobileNetV3 by default)."""

@@ -416,5 +416,5 @@ def run(ctx: StageContext) -> Outcome[SearchStageResult]:
     if table:
         ctx.log("final subnets (* = high-trade-off pick):\n" + "\n".join(table))
     line = (f"archive {len(res.archive)}, non-dominated {len(res.front)}, picks {len(res.high_tradeoff)}, "
-            f"final HV {res.stats[-1]['hv']:.4f}" if res.stats else f"archive {len(res.archive)}")
+            f"final HV {res.final_hv:.4f}" if res.stats else f"archive {len(res.archive)}")
     return Outcome(line, {"n_archive": len(res.archive), "n_front": len(res.front)}, out)

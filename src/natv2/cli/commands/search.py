@@ -40,7 +40,7 @@ def _run(ctx: CliContext) -> int:
         out = outcome.result
         res = out.result
         ctx.echo(f"search done: archive {len(res.archive)}, non-dominated {len(res.front)}, "
-                 f"high-trade-off picks {len(res.high_tradeoff)}; final HV {res.stats[-1]['hv']:.4f}")
+                 f"high-trade-off picks {len(res.high_tradeoff)}; final HV {res.final_hv:.4f}")
         files = search_files(Layout(path).search)
         names = ", ".join(p.name for p in (files.non_dominated, files.high_tradeoff, files.final_test, files.history))
         ctx.echo(f"results: {files.root}/ ({names}); adapted supernet: {out.supernet_path}.safetensors")

@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 
 from natv2.report.context import ReportContext
 from natv2.report.html import Html, join, tag
-from natv2.report.load import Entry, ModelRow, SearchData, canonical_key
+from natv2.report.load import ModelRow
+from natv2.search.record import EntryRecord, SearchRecord, subnet_key
 from natv2.report.svg import Point, front_chart
 from natv2.report.units import pct, unit_for
 
@@ -38,7 +39,7 @@ def model_links(rows: Sequence[ModelRow], ids: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for row, anchor in sorted(zip(rows, ids), key=lambda pair: pair[0].variant != "single"):
         if row.config is not None:
-            out.setdefault(canonical_key(row.config), anchor)
+            out.setdefault(subnet_key(row.config), anchor)
     return out
 
 
@@ -59,7 +60,7 @@ def architecture(config: Mapping[str, Any]) -> list[str]:
                      f"expand {[cfg.e[i] for i in ix]}" for s, ix in stages.items()]
 
 
-def point_title(e: Entry, costs: Sequence[str], test: float | None, linked: bool) -> str:
+def point_title(e: EntryRecord, costs: Sequence[str], test: float | None, linked: bool) -> str:
     """The hover text of a subnet: name, architecture, every cost, validation (and test) top-1."""
     lines = [e.name, *architecture(e.config)]
     lines += [f"{unit_for(c).label}: {unit_for(c).format(e.costs.get(c))} {unit_for(c).unit}".rstrip() for c in costs]
@@ -69,12 +70,12 @@ def point_title(e: Entry, costs: Sequence[str], test: float | None, linked: bool
     return "\n".join(lines)
 
 
-def final_front(search: SearchData) -> list[Entry]:
+def final_front(search: SearchRecord) -> list[EntryRecord]:
     """The search's non-dominated subnets: its final set, else the last iteration's front (a running search)."""
     return list(search.final_front or (search.iterations[-1].front if search.iterations else []))
 
 
-def _chart(entries: Sequence[Entry], titles: Sequence[str], links: Sequence[str | None], cost: str) -> Html | None:
+def _chart(entries: Sequence[EntryRecord], titles: Sequence[str], links: Sequence[str | None], cost: str) -> Html | None:
     """One cost's chart. Counts (params, MACs) are drawn raw with SI ticks (40k, 4M), others in their unit."""
     unit = unit_for(cost)
     points = [Point(e.costs[cost] if unit.si else unit.convert(e.costs[cost]), 100.0 * e.acc, title,
@@ -86,7 +87,7 @@ def _chart(entries: Sequence[Entry], titles: Sequence[str], links: Sequence[str 
                        f"final front: top-1 vs {unit.label}")
 
 
-def front_charts(ctx: ReportContext, search: SearchData) -> Html | None:
+def front_charts(ctx: ReportContext, search: SearchRecord) -> Html | None:
     """The charts and their caption; None when there is no front or no cost to draw it against."""
     entries = final_front(search)
     if not entries or not search.costs:
@@ -94,7 +95,7 @@ def front_charts(ctx: ReportContext, search: SearchData) -> Html | None:
     models = ctx.models_if_readable()
     rows = models.rows if models is not None else []
     by_key = model_links(rows, model_ids(rows))
-    links = [by_key.get(canonical_key(e.config)) for e in entries]
+    links = [by_key.get(subnet_key(e.config)) for e in entries]
     titles = [point_title(e, search.costs, search.test_of(e), link is not None) for e, link in zip(entries, links)]
     charts = [c for cost in search.costs if (c := _chart(entries, titles, links, cost)) is not None]
     caption = ("The final non-dominated subnets against each cost (a log scale where a cost spans more than a factor "

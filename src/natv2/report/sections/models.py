@@ -9,11 +9,12 @@ from natv2.io import artifacts as A
 from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
-from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData, SearchData, canonical_key
+from natv2.report.load import EXPORT_SUMMARY, FINETUNE_SUMMARY, ModelRow, ModelsData
 from natv2.report.sections.front_svg import model_ids
 from natv2.report.sections.int8 import int8_table
 from natv2.report.sections.search import exit_label
 from natv2.report.units import fmt, is_number, mega, pct, signed_pp
+from natv2.search.record import SearchRecord, subnet_key
 
 VARIANTS = {"single": "single exit", "multi_exit": "multi-exit (AEP)"}
 
@@ -99,14 +100,14 @@ def _describe(row: ModelRow) -> str:
     return f"{VARIANTS.get(row.variant, row.variant)}, " + ("last stage" if where == "last stage" else f"exit after {where}")
 
 
-def _search_accuracy(row: ModelRow, search: SearchData | None) -> float | None:
+def _search_accuracy(row: ModelRow, search: SearchRecord | None) -> float | None:
     acc = row.finetune.search.get("accuracy") if row.finetune else None
     if is_number(acc):
         return float(acc)
     if search is not None and row.config is not None:
-        key = canonical_key(row.config)
+        key = subnet_key(row.config)
         for e in (search.final_front or []) + [e for it in search.iterations[-1:] for e in it.archive]:
-            if canonical_key(e.config) == key:
+            if subnet_key(e.config) == key:
                 return e.acc
     return None
 
@@ -136,11 +137,11 @@ class ModelsSection:
             subs.append(("models-shift", "Before vs after"))
             parts.append(shift)
         if data.skipped:
-            parts.append(note("Skipped: " + "; ".join(f"{s.get('name')} ({s.get('variant')}): {s.get('reason')}"
+            parts.append(note("Skipped: " + "; ".join(f"{s.name} ({s.variant}): {s.reason}"
                                                      for s in data.skipped), "info"))
         return SectionResult(join(parts), subs)
 
-    def _table(self, ctx: ReportContext, data: ModelsData, search: SearchData | None, split: str) -> Html:
+    def _table(self, ctx: ReportContext, data: ModelsData, search: SearchRecord | None, split: str) -> Html:
         headers = ["#", "", "model", "search top-1 val (%)", f"inherited {split} (%)", f"fine-tuned {split} (%)",
                    "Δ (pp)", "E*", "params (M)", "MACs (M)", "latency (ms)", "export max |Δ|", "files"]
         lats = [lat for r in data.rows if (lat := _latency(r)) is not None]

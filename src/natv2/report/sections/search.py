@@ -8,13 +8,13 @@ from natv2.report import figures
 from natv2.report.context import ReportContext, SectionResult
 from natv2.report.html import Html, figure, join, note, table, tag
 from natv2.report.sections.front_svg import front_charts
-from natv2.report.load import SEARCH_CONFIG, SEARCH_FRONT, SEARCH_PICKS, Entry, Iteration, SearchData
 from natv2.report.units import duration, fmt, is_number, pct, unit_for
+from natv2.search.record import CONFIG, FRONT, PICKS, EntryRecord, IterationRecord, SearchRecord, SearchSettings
 
 MAX_PANELS = 16  # small multiples beyond this show evenly spaced iterations (first and last always)
 
 
-def shown_iterations(iterations: Sequence[Iteration], limit: int = MAX_PANELS) -> list[Iteration]:
+def shown_iterations(iterations: Sequence[IterationRecord], limit: int = MAX_PANELS) -> list[IterationRecord]:
     if len(iterations) <= limit:
         return list(iterations)
     step = (len(iterations) - 1) / (limit - 1)
@@ -22,28 +22,29 @@ def shown_iterations(iterations: Sequence[Iteration], limit: int = MAX_PANELS) -
     return [iterations[i] for i in picks]
 
 
-def _point(e: Entry, objective: str) -> tuple[float, float]:
+def _point(e: EntryRecord, objective: str) -> tuple[float, float]:
     return unit_for(objective).convert(e.costs[objective]), 100.0 * e.acc
 
 
-def fixed_limits(search: SearchData, objective: str) -> figures.Limits:
+def fixed_limits(search: SearchRecord, objective: str) -> figures.Limits:
     """One (cost, accuracy) box holding every archive member of every iteration and the final front."""
     entries = [e for it in search.iterations for e in it.archive + it.front] + list(search.final_front or [])
     pts = [_point(e, objective) for e in entries]
     return figures.Limits(figures.padded([p[0] for p in pts]), figures.padded([p[1] for p in pts]))
 
 
-def _surrogate(it: Iteration, key: str) -> float | None:
-    s = it.stats.get("surrogate")
-    if isinstance(s, dict) and is_number(s.get(key)):
-        return float(s[key])
-    return None
+def _surrogate(it: IterationRecord, key: str) -> float | None:
+    return getattr(it.stats.surrogate, key)
+
+
+def _settings(search: SearchRecord) -> SearchSettings:
+    return search.settings or SearchSettings()
 
 
 class SearchSection:
     id = "search"
     title = "Search"
-    missing = f"no search/iter_*/ or {SEARCH_FRONT}: the search has not run here"
+    missing = f"no search/iter_*/ or {FRONT}: the search has not run here"
 
     def build(self, ctx: ReportContext) -> SectionResult | None:
         search = ctx.search()
@@ -77,7 +78,7 @@ class SearchSection:
         return SectionResult(join(parts), subs)
 
     # ------------------------------------------------------------------ fronts
-    def _fronts(self, ctx: ReportContext, search: SearchData) -> Html:
+    def _fronts(self, ctx: ReportContext, search: SearchRecord) -> Html:
         if not search.costs:
             return note("The search had a single objective (error), so there is no trade-off to plot.", "info")
         if not any(it.archive for it in search.iterations):
@@ -97,7 +98,7 @@ class SearchSection:
             shown = shown_iterations(search.iterations)
             panels = [figures.FrontPanel(it.index, [_point(e, objective) for e in it.archive],
                                          [_point(e, objective) for e in it.front],
-                                         f"HV {fmt(it.stats.get('hv'), 3)}" if is_number(it.stats.get("hv")) else "")
+                                         f"HV {fmt(it.stats.hv, 3)}" if it.stats.hv is not None else "")
                       for it in shown]
             grid = figures.front_grid(panels, limits, unit.axis_label(), ctx.figure_path(f"front_{objective}_grid"), last)
             subset = "" if len(shown) == len(search.iterations) else (
@@ -116,14 +117,14 @@ class SearchSection:
         return join(parts)
 
     # ------------------------------------------------------------------ hypervolume
-    def _hypervolume(self, ctx: ReportContext, search: SearchData) -> Html:
-        its = [it for it in search.iterations if is_number(it.stats.get("hv"))]
+    def _hypervolume(self, ctx: ReportContext, search: SearchRecord) -> Html:
+        its = [it for it in search.iterations if it.stats.hv is not None]
         if not its:
             return note("The iteration statistics hold no hypervolume.", "info")
-        ref = search.settings.get("hv_ref")
-        bounds = search.settings.get("hv_bounds") or {}
+        ref = _settings(search).hv_ref
+        bounds = _settings(search).hv_bounds
         m = len(search.objectives)
-        path = figures.hv_curve([it.index for it in its], [float(it.stats["hv"]) for it in its],
+        path = figures.hv_curve([it.index for it in its], [it.stats.hv for it in its],
                                 ctx.figure_path("hypervolume"), "hypervolume (normalised)")
         rows = []
         for name in search.objectives:
@@ -146,10 +147,10 @@ class SearchSection:
         ])
 
     # ------------------------------------------------------------------ surrogate
-    def _surrogate_quality(self, ctx: ReportContext, search: SearchData) -> Html:
+    def _surrogate_quality(self, ctx: ReportContext, search: SearchRecord) -> Html:
         its = search.iterations
         if not any(_surrogate(it, "kendall") is not None or _surrogate(it, "rmse") is not None for it in its):
-            source = search.settings.get("candidate_source")
+            source = _settings(search).candidate_source
             why = ("the candidates were drawn at random (candidate_source=random), so no surrogate was fitted"
                    if source == "random" else "the iteration statistics hold no surrogate metrics")
             return note(f"No surrogate quality to show: {why}.", "info")
@@ -157,29 +158,26 @@ class SearchSection:
         path = figures.surrogate_curves(idx, [_surrogate(it, "kendall") for it in its],
                                         [_surrogate(it, "spearman") for it in its],
                                         [_surrogate(it, "rmse") for it in its], ctx.figure_path("surrogate"))
-        name = search.settings.get("surrogate")
+        name = _settings(search).surrogate
         return figure(ctx.src(path), "surrogate rank correlation and RMSE per iteration",
                       f"Surrogate{f' ({name})' if name else ''} quality, out of sample: fitted on the archive before the "
                       "iteration, scored on the candidates it then proposed, against their measured top-1 error. "
                       "Rank correlation is what the search relies on; RMSE is in percentage points.")
 
-    def _iteration_table(self, search: SearchData) -> Html:
+    def _iteration_table(self, search: SearchRecord) -> Html:
         rows = []
         for it in search.iterations:
             s = it.stats
-            best_err = (s.get("best") or {}).get("err")
-            timings = s.get("timings") or {}
-            total = sum(float(v) for v in timings.values() if is_number(v))
-            rows.append([it.index, s.get("n_archive", len(it.archive)), s.get("n_front", len(it.front)),
-                         s.get("n_evaluations", "–"), pct(1.0 - best_err) if is_number(best_err) else "–",
-                         fmt(s.get("hv"), 4), fmt(_surrogate(it, "kendall"), 3), fmt(_surrogate(it, "spearman"), 3),
-                         fmt(_surrogate(it, "rmse"), 2), "yes" if s.get("adapted") else "",
-                         duration(total) if timings else "–"])
+            rows.append([it.index, _or(s.n_archive, len(it.archive)), _or(s.n_front, len(it.front)),
+                         _or(s.n_evaluations, "–"), pct(1.0 - s.best_err) if s.best_err is not None else "–",
+                         fmt(s.hv, 4), fmt(_surrogate(it, "kendall"), 3), fmt(_surrogate(it, "spearman"), 3),
+                         fmt(_surrogate(it, "rmse"), 2), "yes" if s.adapted else "",
+                         duration(sum(s.timings.values())) if s.timings else "–"])
         return table(["iteration", "archive", "front", "evaluations", "best top-1 (%)", "HV", "Kendall τ", "Spearman ρ",
                       "RMSE (pp)", "adapted", "time"], rows, numeric=range(0, 9))
 
     # ------------------------------------------------------------------ final front
-    def _final_table(self, ctx: ReportContext, search: SearchData) -> Html:
+    def _final_table(self, ctx: ReportContext, search: SearchRecord) -> Html:
         front = sorted(search.final_front or [], key=lambda e: -e.acc)
         pick_rank = {}
         for k, p in enumerate(search.picks or [], start=1):
@@ -193,15 +191,19 @@ class SearchSection:
                          e.config.get("r", "–"), exit_label(e.config), pct(e.acc)]
                         + [unit_for(o).format(e.costs.get(o)) for o in search.costs] + [e.iteration])
             classes.append("pick" if k else None)
-        links = [(SEARCH_FRONT, SEARCH_FRONT)] + ([(SEARCH_PICKS, SEARCH_PICKS)] if search.picks is not None else [])
-        if ctx.files.exists(SEARCH_CONFIG):
-            links.append((SEARCH_CONFIG, SEARCH_CONFIG))
+        links = [(FRONT, FRONT)] + ([(PICKS, PICKS)] if search.picks is not None else [])
+        if ctx.files.exists(CONFIG):
+            links.append((CONFIG, CONFIG))
         return join([
             table(headers, rows, numeric=[2, *range(4, len(headers))], row_classes=classes),
             tag("p", f"{len(front)} subnets, most accurate first. ",
                 f"★ marks the {len(pick_rank)} high trade-off picks (P1 = largest trade-off). " if pick_rank else "",
                 "Files: ", ctx.links([(label, rel) for rel, label in links]), class_="caption"),
         ])
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def exit_label(config: dict[str, Any] | None) -> str:

@@ -11,6 +11,7 @@ from natv2.report.html import Html, definition_list, join, note, table, tag
 from natv2.report.load import StageTiming
 from natv2.report.units import duration, is_number, unit_for
 from natv2.io.source_record import describe_source, read_source_record
+from natv2.search.record import SearchSettings
 
 # Stages in pipeline order, with the files that show their output when the event log does not.
 STAGES = tuple((name, title, STAGE_FILES[name]) for name, title in (
@@ -118,20 +119,19 @@ class SummarySection:
 
     def _search_facts(self, ctx: ReportContext, cfg: dict[str, Any]) -> list[tuple[str, Any]]:
         search = ctx.search_if_readable()
-        s = dict(search.settings) if search is not None else {}
-        if not s and isinstance(cfg.get("search"), dict):
-            s = dict(cfg["search"])
-        if not s:
+        s = search.settings if search is not None else None
+        if s is None:  # the search has not recorded its settings (yet): the run's config says what it runs with
+            s = SearchSettings.from_dict(cfg.get("search"))
+        if s is None:
             return []
-        objectives = list(search.objectives) if search is not None else list(s.get("objectives") or [])
+        objectives = list(search.objectives) if search is not None else list(s.objectives)
         return [("search", _join_nonempty([
-            f"policy {s.get('policy')}" if s.get("policy") else "",
+            f"policy {s.policy}" if s.policy else "",
             "objectives " + " · ".join("top-1 error" if o == "err" else unit_for(o).label for o in objectives)
             if objectives else "",
-            f"{s.get('iterations')} iterations × {s.get('candidates_per_iter')} candidates"
-            if s.get("iterations") is not None else "",
-            f"archive {s.get('archive_size')}" if s.get("archive_size") else "",
-            f"surrogate {s.get('surrogate')}" if s.get("surrogate") and s.get("candidate_source") != "random" else "",
+            f"{s.iterations} iterations × {s.candidates_per_iter} candidates" if s.iterations is not None else "",
+            f"archive {s.archive_size}" if s.archive_size else "",
+            f"surrogate {s.surrogate}" if s.surrogate and s.candidate_source != "random" else "",
         ]))]
 
     # ------------------------------------------------------------------ stages
@@ -182,8 +182,7 @@ class SummarySection:
             pass
         search = ctx.search_if_readable()
         if search is not None and search.iterations:
-            total = sum(float(v) for it in search.iterations for v in (it.stats.get("timings") or {}).values()
-                        if is_number(v))
+            total = sum(v for it in search.iterations for v in it.stats.timings.values())
             out["search"] = duration(total)
         try:
             models = ctx.models()
