@@ -74,7 +74,8 @@ def write_training(run: RunDir) -> None:
             log.append(record)
             run.log_event("train", "epoch_end", phase=phase, epoch=epoch)
         run.log_event("train", "phase_end", phase=phase)
-    atomic_write_json(run.path / "train" / "supernet.json", {"supernet": "ofav2_ee_b", "n_classes": 10, "seed": 0})
+    atomic_write_json(run.path / "train" / "supernet.json", {"format": "natv2-supernet-checkpoint", "arch": {},
+                                                             "meta": {"supernet": "ofav2_ee_b", "n_classes": 10, "seed": 0}})
     run.mark_done("train")
 
 
@@ -262,7 +263,8 @@ def test_full_run_has_every_section_figure_and_working_relative_links(built):
 def test_page_content_units_rounding_and_picks(built):
     root, _, html = built
     for text in ("params (M)", "MACs (M)", "latency (ms)", "Test CPU, batch 1, 1 thread", "fine-tuned test (%)",
-                 "inherited test (%)", "Kendall τ", "Spearman ρ", "RMSE (pp)", "ofav2_ee_b", "policy natv2", "objectives top-1 error · params · MACs",
+                 "inherited test (%)", "Kendall τ", "Spearman ρ", "RMSE (pp)", "ofav2_ee_b", "10 classes)",
+                 "policy natv2", "objectives top-1 error · params · MACs",
                  "normalisation bounds", "1.10^3 = 1.331", "★ P1", "End-of-phase evaluation", "pick"):
         assert text in html, text
     front = json.loads((root / "search" / "non_dominated.json").read_text())["entries"]

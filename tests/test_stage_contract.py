@@ -205,6 +205,28 @@ def test_training_metrics_are_read_outside_train_only_through_epoch_record():
             assert key not in text, f"{rel} indexes a training metrics record by key ({key}); use EpochRecord"
 
 
+def test_the_trained_supernets_meta_is_read_outside_train_only_through_its_class():
+    """The meta saved with the trained supernet (its description beside the weights) has one reader for the rest
+    of natv2 (natv2.train.supernet_meta.SupernetMeta, torch-free), which the trainer also writes it with: no module
+    outside train/ and supernets/ (the description's format) names the description or indexes that meta by key."""
+    import re
+
+    from natv2.train.supernet_meta import SupernetMeta
+
+    meta = SupernetMeta("ofav2_ee_b", 1.0, 10, "cifar10", ["a", "b"], 0, None)
+    assert SupernetMeta.from_description({"format": "f", "arch": {}, "meta": meta.to_dict()}) == meta
+    assert list(meta.to_dict())[:4] == ["supernet", "width_mult", "n_classes", "dataset"]
+    assert SupernetMeta.from_description({"supernet": "x"}) is None  # not a description: no meta in it
+    pattern = re.compile(r"""REL_TRAINED_SUPERNET\s*\+\s*["']\.json|\(meta or \{\}\)\.get\(|(?<![\w.])meta(?:\[|\.get\()"""
+                         r"""["'](?:supernet|width_mult|n_classes|dataset|class_names|seed|phases|best)["']""")
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith(("train/", "supernets/")) or rel in ("io/artifacts.py", "measure/lut.py"):  # lut: its own meta
+            continue
+        found = pattern.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{rel} reads the trained supernet's meta by key ({found.group(0)}); use SupernetMeta"
+
+
 def test_training_accuracies_are_fractions_and_percent_era_records_still_read(tmp_path):
     """Evaluation speaks fractions everywhere (percent is for display): metrics records say so, and a record
     written before (percent, no unit) is converted when read, by the trainer's log and by the report alike."""

@@ -15,11 +15,11 @@ from natv2.export.record import ExportedModel, ExportSummary, ModelMeta
 from natv2.finetune.result import FineTuneResult, FineTuneSummary, SkippedJob
 from natv2.search.record import SearchFileError, SearchRecord
 from natv2.train.metrics import EpochRecord
+from natv2.train.supernet_meta import DESCRIPTION as SUPERNET_DESCRIPTION, SupernetMeta
 from natv2.io import artifacts as A
 from natv2.report.files import DamagedFile, RunFiles, parse_ts
 
 TRAIN_METRICS = A.REL_TRAIN_METRICS
-TRAIN_META = A.REL_TRAINED_SUPERNET + ".json"
 FINETUNE_SUMMARY = A.REL_FINETUNE_SUMMARY
 EXPORT_SUMMARY = A.REL_EXPORT_SUMMARY
 
@@ -102,7 +102,7 @@ def stage_timings(events: list[dict[str, Any]]) -> list[StageTiming]:
 @dataclass
 class TrainingData:
     records: list[EpochRecord]  # through the train stage's own reader: accuracies are fractions
-    meta: dict[str, Any] | None
+    meta: SupernetMeta | None  # how the supernet was trained (its description, through the train stage's reader)
 
     @property
     def phases(self) -> list[str]:
@@ -117,8 +117,7 @@ def load_training(files: RunFiles) -> TrainingData | None:
         records = [EpochRecord.from_dict(d, f"record {n}") for n, d in enumerate(docs, start=1)]
     except RunDirError as err:
         raise DamagedFile(TRAIN_METRICS, err.problem) from None
-    meta = files.json(TRAIN_META)
-    return TrainingData(records, meta if isinstance(meta, dict) else None)
+    return TrainingData(records, SupernetMeta.from_description(files.json(SUPERNET_DESCRIPTION)))
 
 
 # ---------------------------------------------------------------------- search

@@ -18,6 +18,7 @@ from natv2.train.build import build_supernet
 from natv2.train.dist import DistContext, all_gather_objects
 from natv2.train.recipes import RECIPES
 from natv2.train.steps import TrainingDivergedError
+from natv2.train.supernet_meta import SupernetMeta
 from natv2.train.trainer import SupernetTrainer, TrainResult
 
 log = logging.getLogger("natv2.train")
@@ -45,9 +46,8 @@ def train_supernet(config: Any, run_path: str | Path, *, dist: DistContext, resu
     torch.manual_seed(seed)  # the same initial weights on every rank and every attempt
     supernet = build_supernet(cfg, data.n_classes, dropout=max([cfg.dropout, *recipe_dropouts]), image_size=image_size,
                               class_names=splits.classes, source=source)
-    meta = {"supernet": cfg.supernet, "width_mult": cfg.width_mult, "n_classes": data.n_classes,
-            "dataset": config.data.name, "class_names": list(splits.classes), "seed": seed,
-            "source": source.card() if source is not None else None}
+    meta = SupernetMeta(cfg.supernet, cfg.width_mult, data.n_classes, config.data.name, list(splits.classes), seed,
+                        source.card() if source is not None else None).to_dict()
     if source is not None and dist.is_main:
         write_source_record(run_path, source, {"dataset": config.data.name, "n_classes": data.n_classes,
                                                "image_size": image_size, "space": supernet.space.to_dict(),

@@ -96,11 +96,11 @@ class SummarySection:
         except Exception:  # noqa: BLE001 - reported by the training section
             training = None
         meta = training.meta if training is not None else None
-        name = (meta or {}).get("supernet") or train.get("supernet")
+        name = (meta.supernet if meta else None) or train.get("supernet")
         if not name:
             return []
-        bits = [f"width ×{train.get('width_mult', (meta or {}).get('width_mult'))}" if train.get("width_mult") else "",
-                f"{meta['n_classes']} classes" if meta and meta.get("n_classes") else ""]
+        bits = [f"width ×{train.get('width_mult')}" if train.get("width_mult") else "",
+                f"{meta.n_classes} classes" if meta and meta.n_classes else ""]
         out: list[tuple[str, Any]] = [("supernet", f"{name}" + (f" ({_join_nonempty(bits)})" if _join_nonempty(bits) else ""))]
         record = read_source_record(ctx.files.root)
         if record is not None:
