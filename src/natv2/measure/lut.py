@@ -22,7 +22,7 @@ import yaml
 from torch import nn
 
 from natv2.errors import ConfigError
-from natv2.io import atomic_write_json, atomic_write_text, read_json
+from natv2.io import atomic_write_json, atomic_write_text
 from natv2.measure.blocks import build_layer, layer_input_shape
 from natv2.measure.latency import device_name
 from natv2.measure.layout import Layer, get_family, layer_plan
@@ -230,20 +230,28 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | Path) -> "LatencyTable":
+        """The table saved at `path` (JSON, or YAML by suffix); ConfigError when it is missing, unreadable or
+        not a natv2 table (config resolution and the search both read a table through here)."""
         path = Path(path)
+        fix = "build one on this machine with natv2 latency-table PATH (or LatencyTable.build(...).save(PATH))"
         if not path.exists():
-            raise ConfigError(f"latency table {path} does not exist", "build one with LatencyTable.build(...).save(path)")
-        if path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        else:
-            data = read_json(path)
-        if not isinstance(data, Mapping) or "entries" not in data or "meta" not in data:
+            raise ConfigError(f"latency table {path} does not exist", fix)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        except (OSError, ValueError, yaml.YAMLError) as err:
+            raise ConfigError(f"latency table {path} cannot be read ({type(err).__name__}: {err})", fix) from None
+        meta = data.get("meta") if isinstance(data, Mapping) else None
+        if not isinstance(meta, Mapping) or not isinstance(data.get("entries"), Mapping):
             raise ConfigError(f"{path} is not a natv2 latency table (no 'meta'/'entries')", "rebuild the table")
-        if data["meta"].get("format") != TABLE_FORMAT:
-            raise ConfigError(
-                f"latency table {path} has format {data['meta'].get('format')}, expected {TABLE_FORMAT}", "rebuild the table"
-            )
-        return cls({str(k): float(v) for k, v in data["entries"].items()}, dict(data["meta"]))
+        if meta.get("format") != TABLE_FORMAT:
+            raise ConfigError(f"latency table {path} has format {meta.get('format')}, expected {TABLE_FORMAT}",
+                              "rebuild the table")
+        try:
+            entries = {str(k): float(v) for k, v in data["entries"].items()}
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"latency table {path} has a non-numeric entry ({err})", "rebuild the table") from None
+        return cls(entries, dict(meta))
 
 
 # ---------------------------------------------------------------------- validation

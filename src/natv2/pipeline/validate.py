@@ -4,8 +4,15 @@ resolved (so `natv2 config show` refuses what `natv2 run` would refuse, and befo
 - `data`: sizes and ranges (a batch of 0 images would fail an hour later), a registered dataset name;
 - `train`: a registered supernet, and its space overrides fit its structure; a transfer source
   (`train.source`) exists, is a supernet, and has the family, width and structure the section names;
+- `train`: phase names in `phase_overrides` and `only_phases` (natv2.train.recipes' check);
+- `search`: registered objectives; `lut_latency` with a readable table (`search_stage.latency_table`)
+  that has an entry for every layer of the search's space; the surrogate and its parameters;
 - `search_stage`: `space` lies within the space of the supernet the search will use (a given
   checkpoint's, a random-init supernet's, or the one `train` describes).
+
+Where a stage checks the same thing, both call one function (the stage's own), so the two cannot drift
+apart; tests/test_stage_start_errors.py walks every error a stage can raise at its start and says which
+check here refuses it first, or why only the running stage can know (docs/reliability.md).
 
 Each failure is a ConfigError naming the dotted key, the value, what is allowed and a `--set` that works.
 Files a later stage reads are checked when they exist (a missing one is the stage's own error).
@@ -13,7 +20,7 @@ Files a later stage reads are checked when they exist (a missing one is the stag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from natv2.errors import ConfigError, NatError
 from natv2.io.artifacts import REL_TRAINED_SUPERNET
@@ -72,8 +79,8 @@ def _space_of(key: str, name: str, width_mult: float, overrides: dict[str, Any])
         raise ConfigError(f"the space of '{key}' = {name!r} does not fit: {err.problem}", err.fix) from None
 
 
-def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None:
-    """(space, description) of the saved supernet `search_stage.supernet`, or None when it is not there yet."""
+def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str, str] | None:
+    """(space, family, description) of the saved supernet `search_stage.supernet`, or None when it is not there yet."""
     from natv2.supernets.checkpoint import TrainedSupernet
     from natv2.space import SearchSpace
     from natv2.supernets.checkpoint import SUPERNET_FORMAT, _read_json_object
@@ -91,54 +98,62 @@ def _checkpoint_space(stage: Any, run_dir: str | None) -> tuple[Any, str] | None
         raise CheckpointError(f"{config} is not a natv2 supernet description (format={doc.get('format')!r}, "
                               f"expected {SUPERNET_FORMAT!r} with an 'arch' object holding the space)", fix)
     try:
-        return SearchSpace.from_dict(arch["space"]), str(config)
+        return SearchSpace.from_dict(arch["space"]), str(arch.get("name")), str(config)
     except (TypeError, ValueError, NatError) as err:
         from natv2.errors import CheckpointError
 
         raise CheckpointError(f"the space in {config} is malformed: {err}", fix) from None
 
 
-def _transfer_space(config: Any) -> tuple[Any, str] | None:
-    """(space, description) of the source of `train.source`, checked against the `train` section; None when
-    the run directory already holds the trained supernet (the source is not read again)."""
-    from natv2.space import SearchSpace
+def _checked_source(config: Any) -> Any:
+    """The `Source` of `train.source`, resolved and checked against the `train` section (natv2.train.build, as
+    the train stage does) when a stage will read it: training is still to come (not when `search_stage.supernet`
+    replaces it, nor once the run directory holds its trained supernet). None otherwise."""
+    if not config.train.source or not _trains_supernet(config):
+        return None
     from natv2.train.build import resolve_checked_source
 
-    if _trained_here(config):
-        return None
-    source = resolve_checked_source(config.train)
-    space = {**source.space, **{k: v for k, v in dict(config.train.space).items() if v is not None and k != "r"}}
-    return SearchSpace.from_dict(space), f"the source {config.train.source}"
+    return resolve_checked_source(config.train)
 
 
-def check_supernets(config: Any) -> None:
-    """train.supernet and its space; search_stage.space within the supernet the search will use."""
+def _search_supernet(config: Any, train_space: Any, source: Any) -> tuple[Any, str, str] | None:
+    """(space, family, description) of the supernet the search will use: a given checkpoint's, a random-init
+    supernet's, the transfer source's or the one `train` describes; None while it is not known (a given
+    checkpoint not written yet, a transfer run whose trained supernet is already there)."""
+    from natv2.space import SearchSpace
+
+    train, stage = config.train, config.search_stage
+    if stage.supernet:
+        return _checkpoint_space(stage, config.run.run_dir)
+    if stage.random_init:
+        space = _space_of("search_stage.random_init", stage.random_init, stage.width_mult, dict(stage.space))
+        return space, stage.random_init, f"random-init {stage.random_init}"
+    if train.source:
+        if source is None:
+            return None
+        space = {**source.space, **{k: v for k, v in dict(train.space).items() if v is not None and k != "r"}}
+        return SearchSpace.from_dict(space), source.supernet, f"the source {train.source}"
+    return train_space, train.supernet, f"train.supernet {train.supernet} (with train.space)"
+
+
+def check_supernets(config: Any) -> Any:
+    """train.supernet and its space; the transfer source, when a stage will read it; search_stage.space within
+    the supernet the search will use. Returns the search's space (its family as `arch`), or None where it is
+    known only when the search starts (see `_search_supernet`; a transfer's resolutions follow from the data)."""
+    from natv2.search.stage import narrowed_space_dict
+    from natv2.space import SearchSpace
+
     train, stage = config.train, config.search_stage
     train_space = _space_of("train.supernet", train.supernet, train.width_mult, dict(train.space))
-    if stage.supernet:
-        found = _checkpoint_space(stage, config.run.run_dir)
-        if found is None:
-            return  # the search stage says it is missing, with the paths it tried
-        space, source = found
-    elif stage.random_init:
-        space = _space_of("search_stage.random_init", stage.random_init, stage.width_mult, dict(stage.space))
-        source = f"random-init {stage.random_init}"
-    elif train.source:
-        found = _transfer_space(config)
-        if found is None:
-            return
-        space, source = found
+    found = _search_supernet(config, train_space, _checked_source(config))
+    if found is None:
+        return None
+    space, family, where = found
+    if train.source and not (stage.supernet or stage.random_init):
         # the target's resolutions follow from its image size (natv2.supernets.source); the search checks r
-        narrow = {k: v for k, v in dict(stage.space).items() if k != "r"}
-        from natv2.search.stage import narrowed_space_dict
-
-        narrowed_space_dict(space, narrow, source)
-        return
-    else:
-        space, source = train_space, f"train.supernet {train.supernet} (with train.space)"
-    from natv2.search.stage import narrowed_space_dict
-
-    narrowed_space_dict(space, stage.space, source)
+        narrowed_space_dict(space, {k: v for k, v in dict(stage.space).items() if k != "r"}, where)
+        return None
+    return SearchSpace.from_dict({**narrowed_space_dict(space, stage.space, where), "arch": family})
 
 
 def _trained_here(config: Any) -> bool:
@@ -167,32 +182,43 @@ def check_transfer(config: Any) -> None:
 
 def check_phase_names(train: Any) -> None:
     """`train.phase_overrides` and `train.only_phases` name phases some recipe has (a typo would otherwise
-    be found when training starts, or, for a phase of another recipe, never)."""
-    from natv2.train.recipes import RECIPES
+    be found when training starts, or, for a phase of another recipe, never): natv2.train.recipes'
+    check, the one `build_phases` runs."""
+    from natv2.train.recipes import check_phase_names as check_names
 
-    recipe = train.resolved_recipe()
-    names = [r.name for r in RECIPES[recipe]]
-    known = {r.name for rows in RECIPES.values() for r in rows}
-    for key, given in (("phase_overrides", list(train.phase_overrides)), ("only_phases", list(train.only_phases))):
-        allowed = known if key == "phase_overrides" else set(names)
-        bad = [n for n in given if n not in allowed]
-        if bad:
-            raise ConfigError(f"config key 'train.{key}' names phase(s) {bad} that recipe '{recipe}' does not have",
-                              f"use phase names of recipe '{recipe}': {', '.join(names)}")
+    check_names(train.resolved_recipe(), train.phase_overrides, train.only_phases)
 
 
-def check_objectives(config: Any) -> None:
-    """Every search objective is registered, and the table-predicted latency has its table."""
-    from natv2.search.objectives import OBJECTIVES
+def check_objectives(config: Any) -> Callable[[Any], float] | None:
+    """Every search objective is registered; 'lut_latency' is built as the search builds it (natv2.search.
+    objectives: its table set, readable and a natv2 table). Returns that cost function, None without it."""
+    from natv2.search.objectives import OBJECTIVES, ObjectiveContext
+    from natv2.space import SearchSpace
 
     known = OBJECTIVES.names()
     bad = [o for o in config.search.objectives if o not in known]
     if bad:
         raise ConfigError(f"config key 'search.objectives' names {bad}, which natv2 does not know; known: {', '.join(known)}",
                           "set e.g. --set 'search.objectives=[err,params]'")
-    if "lut_latency" in config.search.objectives and not config.search_stage.latency_table:
-        raise ConfigError("search objective 'lut_latency' needs a latency table, and search_stage.latency_table is not set",
-                          "build one with natv2 latency-table PATH and --set search_stage.latency_table=PATH")
+    if "lut_latency" not in config.search.objectives:
+        return None
+    context = ObjectiveContext(SearchSpace(), latency_table=config.search_stage.latency_table)
+    return OBJECTIVES.build("lut_latency", context).fn
+
+
+def check_latency_table(lut: Callable[[Any], float] | None, space: Any, path: str | None) -> None:
+    """The latency table `path` has an entry for every layer a subnet of the search's `space` can hold, asked
+    as the search asks it (`lut`, from `check_objectives`); nothing to check without either."""
+    if lut is None or space is None:
+        return
+    from natv2.measure.lut import covering_configs
+
+    try:
+        for cfg in covering_configs(space.arch, space):
+            lut(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"search_stage.latency_table {path} does not cover the search's space: {err.problem}",
+                          f"{err.fix}, or narrow search_stage.space to what the table covers") from None
 
 
 def check_surrogate(config: Any) -> None:
@@ -211,7 +237,8 @@ def validate_run_config(config: Any) -> Any:
     check_data(config.data)
     check_transfer(config)
     check_phase_names(config.train)
-    check_objectives(config)
+    lut = check_objectives(config)
     check_surrogate(config)
-    check_supernets(config)
+    space = check_supernets(config)
+    check_latency_table(lut, space, config.search_stage.latency_table)
     return config

@@ -93,11 +93,11 @@ def _macs(ctx: ObjectiveContext) -> CostFn:
 @OBJECTIVES.register("lut_latency")
 def _lut_latency(ctx: ObjectiveContext) -> CostFn:
     table = ctx.latency_table
-    if table is None:
+    if table is None or table == "":
         raise ConfigError(
-            "objective 'lut_latency' needs a latency table",
-            "set search_stage.latency_table=PATH (CLI) or pass latency_table=<LatencyTable or path> to run_search; "
-            "build one on this machine with natv2 latency-table PATH",
+            "objective 'lut_latency' needs a latency table, and search_stage.latency_table is not set",
+            "build one on this machine with natv2 latency-table PATH, then --set search_stage.latency_table=PATH "
+            "(or pass latency_table=<LatencyTable or path> to run_search)",
         )
     if isinstance(table, (str, Path)):
         from natv2.measure.lut import LatencyTable

@@ -10,7 +10,7 @@ parallel blocks) or that would not change the space (e.g. a user-restricted dime
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from natv2.errors import ConfigError
 from natv2.train.config import PhaseOverride
@@ -164,16 +164,42 @@ def _recipe_rows(recipe: str | Sequence[PhaseTemplate]) -> list[PhaseTemplate]:
     return rows
 
 
+def check_phase_names(recipe: str | Sequence[PhaseTemplate], overrides: Iterable[str] = (),
+                      only: Iterable[str] = ()) -> None:
+    """Refuse phase names that `train.phase_overrides` (`overrides`) and `train.only_phases` (`only`) cannot mean.
+
+    The one owner of this check: config resolution (natv2.pipeline.validate) and `build_phases` both call it.
+    An override may name a phase of any recipe (a preset's exit_* override stays valid when its supernet is
+    swapped for ofa_mbv3, whose recipe has no exits); a name no recipe has is a typo. `only` must name phases
+    of `recipe` itself.
+
+    Args:
+        recipe: a recipe name of `RECIPES`, or a recipe's rows.
+        overrides: the phase names `train.phase_overrides` sets.
+        only: the phase names `train.only_phases` keeps.
+
+    Raises:
+        ConfigError: naming the key, the unknown names and the recipe's phase names.
+    """
+    rows = _recipe_rows(recipe)
+    names = [r.name for r in rows]
+    label = recipe if isinstance(recipe, str) else "given"
+    any_recipe = {r.name for table in RECIPES.values() for r in table} | set(names)
+    checks = (("phase_overrides", list(overrides), any_recipe), ("only_phases", list(only), set(names)))
+    for key, given, allowed in checks:
+        bad = [n for n in given if n not in allowed]
+        if bad:
+            raise ConfigError(f"config key 'train.{key}' names phase(s) {bad} that recipe '{label}' does not have",
+                              f"use phase names of recipe '{label}': {', '.join(names)}")
+
+
 def _applicable_overrides(rows: Sequence[PhaseTemplate], recipe: Any, overrides: Mapping[str, Any] | None,
                           only: Sequence[str] | None) -> dict[str, PhaseOverride]:
-    """The overrides for this recipe's phases. One for a phase another recipe has (exit_* when a preset's
-    supernet is swapped for ofa_mbv3) does not apply here; a name no recipe has is a typo and refused."""
-    names = [r.name for r in rows]
-    known = {r.name for table in RECIPES.values() for r in table} | set(names)
-    kept = {k: v for k, v in dict(overrides or {}).items() if k in names or k not in known}
-    unknown = [n for n in list(kept) + list(only or []) if n not in names]
-    if unknown:
-        raise ConfigError(f"phase name(s) {unknown} are not in recipe '{recipe}'", f"use names from {names}")
+    """The overrides for this recipe's phases (names checked by `check_phase_names`); one for a phase only
+    another recipe has does not apply here."""
+    check_phase_names(recipe, dict(overrides or {}), only or ())
+    names = {r.name for r in rows}
+    kept = {k: v for k, v in dict(overrides or {}).items() if k in names}
     return {k: PhaseOverride(**v) if isinstance(v, Mapping) else v for k, v in kept.items()}
 
 
