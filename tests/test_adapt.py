@@ -99,7 +99,7 @@ def test_a_killed_adaptation_resumes_to_the_uninterrupted_weights(data, supernet
         run(tmp_path / "b", kill_after=3)  # dies after iteration 2, epoch 1 was saved
     resumed_net = copy.deepcopy(supernet)
     ad = SupernetAdaptation(resumed_net, data, CFG, tmp_path / "b", iterations=2, epochs_per_iteration=2, resolutions=[16])
-    assert ad.state["iteration"] == 2 and ad.state["epochs_done"] == 1
+    assert ad.state.iteration == 2 and ad.state.epochs_done == 1
     assert ad.adapt(sampler(resumed_net.space), 2) is True
     for k, v in ref.state_dict().items():
         assert torch.equal(v, resumed_net.state_dict()[k]), k

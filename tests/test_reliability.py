@@ -469,14 +469,14 @@ def test_phase_end_checkpoints_share_the_best_weights_and_a_restarted_phase_reus
         pass
 
     def spy(self, tag, model, optimizer, state, same_as=None):
-        if state["phase"] == "depth_1":
+        if state.phase == "depth_1":
             teacher = self.phase_dir("depth_1") / "teacher.safetensors"
             saves.append(("kill", teacher.is_file(), (self.root / "phases" / "kernel").exists()))
             raise Killed  # dies before depth_1's first checkpoint, after its teacher was written
         original(self, tag, model, optimizer, state, same_as)
-        model_file = self.root / self.read_state()["model_file"]
-        best = self.phase_dir(state["phase"]) / "best.safetensors"
-        saves.append((state["phase"], best.is_file() and os.path.samefile(model_file, best), self.read_state()["optim_file"] is None))
+        model_file = self.root / str(self.files().model_file)
+        best = self.phase_dir(state.phase) / "best.safetensors"
+        saves.append((state.phase, best.is_file() and os.path.samefile(model_file, best), self.files().optim_file is None))
 
     run = tmp_path / "run"
     monkeypatch.setattr(CheckpointStore, "save", spy)

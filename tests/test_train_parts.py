@@ -173,18 +173,25 @@ def test_optimizer_state_round_trips_through_safetensors_and_json(tmp_path):
         opt.zero_grad()
         net(torch.randn(5, 4)).sum().backward()
         opt.step()
+    class Note:  # what an owner checkpoints (TrainState, AdaptState): anything with to_dict
+        def __init__(self, note: int) -> None:
+            self.note = note
+
+        def to_dict(self) -> dict:
+            return {"note": self.note}
+
     store = CheckpointStore(tmp_path)
-    store.save("a", net, opt, {"note": 1})
-    state = store.read_state()
+    store.save("a", net, opt, Note(1))
+    assert store.read_state()["note"] == 1 and store.files().model_file == "model-a.safetensors"
     net2 = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
-    store.load_model(state, net2)
+    store.load_model(net2)
     opt2 = make_sgd(net2, 0.1, 0.9, True, 3e-5, True)
-    store.load_optimizer(state, opt2)
+    store.load_optimizer(opt2)
     for a, b in zip(opt.state_dict()["state"].values(), opt2.state_dict()["state"].values()):
         assert torch.equal(a["momentum_buffer"], b["momentum_buffer"])
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
     # a second checkpoint replaces the first one's files
-    store.save("b", net, opt, {"note": 2})
+    store.save("b", net, opt, Note(2))
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == ["model-b.safetensors", "optim-b.safetensors"]
     tensors, meta = optimizer_to_files(opt)
     assert all(isinstance(v, torch.Tensor) for v in tensors.values()) and "param_groups" in meta

@@ -134,10 +134,9 @@ def _from_training_checkpoint(train: Any, root: Path, n_classes: int, image_size
     from natv2.train.state import TrainState
 
     store = CheckpointStore(root)
-    raw = store.read_state()
-    state = TrainState.from_dict(raw, str(store.state_path))
+    state = TrainState.from_dict(store.read_state(), str(store.state_path))
     net = build_supernet(train, n_classes, image_size=image_size)
-    store.load_model(raw, net)
+    store.load_model(net)
     return net, f"{root / str(state.model_file)} ({state.describe()})"
 
 

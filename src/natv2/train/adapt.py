@@ -30,6 +30,7 @@ from natv2.config import FieldError
 from natv2.errors import CheckpointError
 from natv2.space import SubnetConfig
 from natv2.config.fields import key_help
+from natv2.train.state import AdaptState
 
 if TYPE_CHECKING:
     from torch import nn
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 # NAT / NATv2 scripts weight the exits of the ENS-KD teacher in descending order (spec §4.8, §7.3).
 DESCENDING_EXIT_WEIGHTS = (0.34, 0.27, 0.20, 0.13, 0.06)
-STATE_VERSION = 1
 SEED_STREAM = 7001  # separates adaptation's random streams from training's
 
 
@@ -195,20 +195,15 @@ class SupernetAdaptation:
         `path` (the same weights) be one file on disk instead of two."""
         return self.store is not None and self.dist.is_main and self.store.share_model_file(Path(path), self.supernet)
 
-    def _restore(self) -> dict[str, Any] | None:
+    def _restore(self) -> AdaptState | None:
         """Load the latest saved weights + optimiser (a resumed search continues from them)."""
         if self.store is None or not self.store.exists():
             return None
-        state = self.store.read_state()
-        if state.get("version") != STATE_VERSION or state.get("seed") != self.seed or state.get("steps_per_epoch") != self.steps:
-            raise CheckpointError(
-                f"the adaptation checkpoint in {self.store.root} was written by another setup "
-                f"(seed {state.get('seed')}, {state.get('steps_per_epoch')} steps per epoch; now {self.seed}, {self.steps})",
-                "resume the search with its own settings, or start a new run directory",
-            )
-        self.store.load_model(state, self.supernet)
-        self.store.load_optimizer(state, self.optimizer)
-        self.history = list(state.get("history", []))
+        state = AdaptState.from_dict(self.store.read_state(), str(self.store.state_path))
+        state.check_setup(self.seed, self.steps, str(self.store.root))
+        self.store.load_model(self.supernet)
+        self.store.load_optimizer(self.optimizer)
+        self.history = list(state.history)
         self.on_change()
         return state
 
@@ -220,7 +215,7 @@ class SupernetAdaptation:
             return False
         start = 0
         if self.state is not None:
-            done_it, done_ep = int(self.state["iteration"]), int(self.state["epochs_done"])
+            done_it, done_ep = self.state.iteration, self.state.epochs_done
             if done_it > iteration:
                 raise CheckpointError(
                     f"the adaptation checkpoint is at iteration {done_it}, but the search asks for iteration {iteration}",
@@ -259,8 +254,7 @@ class SupernetAdaptation:
         record = {"iteration": iteration, "epoch": epoch, "loss": loss, "lr": self.schedule((global_epoch + 1) * self.steps - 1),
                   "seconds": round(time.perf_counter() - t0, 3)}
         self.history.append(record)
-        self.state = {"version": STATE_VERSION, "iteration": iteration, "epochs_done": epoch + 1, "epochs": epochs,
-                      "seed": self.seed, "steps_per_epoch": self.steps, "history": self.history}
+        self.state = AdaptState(iteration, epoch + 1, epochs, self.seed, self.steps, list(self.history))
         if self.store is not None and dist.is_main:
             self.store.save(f"i{iteration:03d}e{epoch + 1:03d}", self.supernet, self.optimizer, self.state)
         dist.barrier()

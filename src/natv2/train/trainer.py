@@ -98,17 +98,16 @@ class SupernetTrainer:
 
     # ------------------------------------------------------------------ public
     def run(self, resume: bool = False) -> TrainResult:
-        start_phase, start_epoch, state, raw = 0, 0, None, None
+        start_phase, start_epoch, state = 0, 0, None
         if resume and self.store.exists():
-            raw = self.store.read_state()
-            state = TrainState.from_dict(raw, str(self.store.state_path))
+            state = TrainState.from_dict(self.store.read_state(), str(self.store.state_path))
             self._check_state(state)
             if state.finished:
                 return self._finished(state)
             start_phase, start_epoch = state.phase_index, state.epochs_done
             if state.phase_complete:
                 start_phase, start_epoch = start_phase + 1, 0
-            self.store.load_model(raw, self.supernet)
+            self.store.load_model(self.supernet)
             if self.dist.is_main:
                 self.metrics.truncate_after(state.phase_index, state.epochs_done - 1)
             self.events("train_resume", {"phase": state.phase, "epochs_done": state.epochs_done})
@@ -128,7 +127,7 @@ class SupernetTrainer:
                 b = best.get(phase.name, {})
                 results.append(PhaseResult(phase.name, b.get("metric"), b.get("epoch")))
                 continue
-            resume_state = raw if (phase.index == start_phase and start_epoch > 0) else None
+            resume_state = state if (phase.index == start_phase and start_epoch > 0) else None
             results.append(self._run_phase(phase, start_epoch if resume_state else 0, resume_state, best))
             self._prune_phase_files(phase, finished=True)
         weights = self._write_final(results)
@@ -171,7 +170,7 @@ class SupernetTrainer:
             self.events("phase_files_removed", {"phases": removed})
 
     # ------------------------------------------------------------------ phases
-    def _run_phase(self, phase: Phase, start_epoch: int, state: dict | None, best: dict[str, dict]) -> PhaseResult:
+    def _run_phase(self, phase: Phase, start_epoch: int, state: TrainState | None, best: dict[str, dict]) -> PhaseResult:
         cfg, net = self.cfg, self.supernet
         set_dropout(net, phase.dropout)
         teacher = None
@@ -182,7 +181,7 @@ class SupernetTrainer:
             net.sort_channels(phase.sort_channels)
         optimizer = make_sgd(net, 0.0, cfg.momentum, cfg.nesterov, cfg.weight_decay, cfg.no_decay_bn_bias)
         if state is not None:
-            self.store.load_optimizer(state, optimizer)
+            self.store.load_optimizer(optimizer)
         steps, schedule = self._schedule(phase)
         all_exits = tuple(range(1, max(self.space.nd) + 1)) if (phase.kind == "full" and self.has_exits) else None
         loss = LossSpec(cfg.label_smoothing, cfg.kd_ratio, cfg.kd_normalise, cfg.exit_loss_weights, all_exits)
@@ -268,7 +267,7 @@ class SupernetTrainer:
                 state = TrainState(phase_index=phase.index, phase=phase.name, epochs_done=done, phase_complete=complete,
                                    phases=[p.name for p in self.phases], seed=self.seed, best=best)
                 self.store.save(f"p{phase.index:02d}e{done:04d}", self.supernet, optimizer if keep_optimizer else None,
-                                state.to_dict(), same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
+                                state, same_as=self.store.phase_dir(phase.name) / "best.safetensors" if improved else None)
         self.dist.barrier()
         self.events("epoch_end", record)
 
