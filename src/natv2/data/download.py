@@ -79,11 +79,18 @@ def _copy(resp: Any, out: BinaryIO, progress: Progress, chunk: int = 1 << 20) ->
     progress.close()
 
 
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        if any(folder.iterdir()):
+            return
+        folder.rmdir()
+
+
 def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
     """Download `url` to `dest` (via a temp file, renamed only once the checksum matches), with a
     progress bar. An existing `dest` with the right checksum is kept, so a file put there by hand
     (offline machines) is used as it is."""
-    created = not dest.parent.exists()
+    created = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]  # innermost first
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and md5 and md5_of(dest) == md5:
         return dest
@@ -107,8 +114,8 @@ def fetch(url: str, dest: Path, md5: str | None, timeout: float = 60.0) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if created and not dest.exists() and not any(dest.parent.iterdir()):
-            dest.parent.rmdir()  # a failed download leaves no empty dataset folder behind
+        if not dest.exists():
+            _remove_empty(created)  # a failed download leaves no folder behind that it made
     return dest
 
 
