@@ -123,9 +123,24 @@ def test_literal_lists_allowed_values_and_closest():
     assert "'model.inner.kernel'" in msg and "3, 5, 7" in msg
 
 
-def test_boolean_for_string_suggests_quotes():
-    msg = _error(load_config, Root, None, ["model.out=yes"])
+def test_a_string_key_set_on_the_command_line_takes_the_text_as_typed():
+    """YAML reads 2024, 0123, 1e5 and yes as numbers or booleans; for a key that takes a string (a folder,
+    a checksum) `--set` means the text. Keys of other types are unchanged."""
+    for text in ("2024", "0123", "1e5", "yes", "00000000000000000000000000000000"):
+        assert load_config(Root, None, [f"model.out={text}"]).model.out == text
+    assert load_config(Root, None, ["model.path=2024"]).model.path == Path("2024")
+    assert load_config(Root, None, ["seed=7"]).seed == 7 and load_config(Root, None, ["model.lr=1e-3"]).model.lr == 1e-3
+    assert "not an allowed value" in _error(load_config, Root, None, ["model.name=1"])
+
+
+def test_a_number_or_boolean_for_a_string_key_in_a_file_suggests_quotes(tmp_path):
+    conf = tmp_path / "c.yaml"
+    conf.write_text("model:\n  out: yes\n")
+    msg = _error(load_config, Root, conf)
     assert "boolean" in msg and "quotes" in msg
+    conf.write_text("model:\n  out: 2024\n")
+    msg = _error(load_config, Root, conf)
+    assert "as a number" in msg and 'quotes, e.g. "2024"' in msg
 
 
 def test_null_refused_where_not_optional():

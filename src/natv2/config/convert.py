@@ -134,6 +134,8 @@ class Converter:
         hint = ""
         if isinstance(value, bool) and _accepts_str(tp):
             hint = f' (YAML reads {show(value)} as a boolean: put it in quotes, e.g. "{str(value).lower()}")'
+        elif isinstance(value, (int, float)) and _accepts_str(tp) and not _literal_values(tp):
+            hint = f' (YAML reads {show(value)} as a number: put it in quotes, e.g. "{value}")'
         elif value is None and not _accepts_none(tp):
             hint = " (null is not allowed here)"
         literal = _literal_values(tp)
@@ -169,7 +171,22 @@ class Converter:
         try:
             return self._convert(value, tp, key)
         except _Mismatch:
+            typed = self._typed_text(key, value)
+            if typed is not None:
+                try:
+                    return self._convert(typed, tp, key)
+                except _Mismatch:
+                    pass
             raise self.type_error(key, value, tp) from None
+
+    def _typed_text(self, key: str, value: Any) -> str | None:
+        """The text after `--set KEY=` when `value` came from it and YAML made it a number or a boolean:
+        `--set data.root=2024` means the folder '2024' where the key takes a string."""
+        if isinstance(value, str) or not isinstance(value, (bool, int, float)):
+            return None
+        prefix = f"--set {key}="
+        origin = self.origins.get(key, "")
+        return origin[len(prefix):].strip() if origin.startswith(prefix) else None
 
     def _convert(self, value: Any, tp: Any, key: str) -> Any:
         origin, args = typing.get_origin(tp), typing.get_args(tp)
