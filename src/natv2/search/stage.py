@@ -137,7 +137,7 @@ def _from_training_checkpoint(train: Any, root: Path, n_classes: int, image_size
     state = TrainState.from_dict(store.read_state(), str(store.state_path))
     net = build_supernet(train, n_classes, image_size=image_size)
     store.load_model(net)
-    return net, f"{root / str(state.model_file)} ({state.describe()})"
+    return net, f"{root / str(store.files().model_file)} ({state.describe()})"
 
 
 def _transferred_without_warmup(train: Any, run_path: Path, n_classes: int, image_size: int | None,

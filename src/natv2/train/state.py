@@ -3,7 +3,8 @@ same for the search's supernet adaptation (natv2.train.adapt), in its own checkp
 
 The trainer writes it after every checkpointed epoch and when training ends; resume and the search
 (which can start from an unfinished training's latest weights) read it, always through this class.
-The weight and optimiser file names in it belong to `CheckpointStore`, which adds them on save.
+The weight and optimiser file names in it belong to `CheckpointStore` (its `CheckpointFiles`), which adds
+them on save and alone reads them.
 Version 2 holds each phase's best validation top-1 as a fraction; a version-1 file (percent) is converted
 when read, so a training started before the change resumes and keeps comparing like with like.
 """
@@ -34,9 +35,6 @@ class TrainState:
     version: int = STATE_VERSION
     finished: bool = False  # the final supernet is written and the resume files are gone
     supernet_file: str | None = None  # the final supernet's file name, once finished
-    model_file: str | None = None  # the checkpoint's weights (CheckpointStore's), relative to its folder
-    optim_file: str | None = None
-    optim_meta: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], where: str = "the training state") -> "TrainState":
@@ -48,8 +46,7 @@ class TrainState:
             return cls(phase_index=int(doc["phase_index"]), phase=str(doc["phase"]), epochs_done=int(doc["epochs_done"]),
                        phase_complete=bool(doc["phase_complete"]), phases=list(doc["phases"]), seed=int(doc["seed"]),
                        best=best, version=version,
-                       finished=bool(doc.get("finished", False)), supernet_file=doc.get("supernet_file"),
-                       model_file=doc.get("model_file"), optim_file=doc.get("optim_file"), optim_meta=doc.get("optim_meta"))
+                       finished=bool(doc.get("finished", False)), supernet_file=doc.get("supernet_file"))
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(f"{where} is not a natv2 training state ({type(err).__name__}: {err})",
                                   "start a new run directory (or restore the file)") from None
