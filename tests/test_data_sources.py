@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import pickle
 import shutil
@@ -397,6 +398,8 @@ def test_a_mirror_with_its_own_checksum_is_fetched_once_by_natv2_datasets(tmp_pa
     archive.unlink()  # the second call must not need it
     again = subprocess.run(fetch, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert again.returncode == 0 and again.stdout == first.stdout and "downloading" not in again.stderr
+    as_json = subprocess.run([*fetch, "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert json.loads(as_json.stdout) == {"name": "cifar10", "location": str(home / "cifar10" / "cifar-10-batches-py")}
     wrong = subprocess.run([*fetch[:-1], "data.download_md5=" + "f" * 32], capture_output=True, text=True,
                            env=dict(env, NATV2_DATA=str(tmp_path / "other")), cwd=tmp_path, timeout=60)
     assert wrong.returncode == 2 and "could not download" in wrong.stderr and not (tmp_path / "other").exists()

@@ -27,7 +27,8 @@ def _fetch(ctx: CliContext) -> int:
     from natv2.data import fetch_dataset
 
     data = ctx.config().data
-    ctx.echo(f"{data.name}: {fetch_dataset(data)}")
+    folder = fetch_dataset(data)
+    ctx.echo(json.dumps({"name": data.name, "location": str(folder)}) if ctx.args.json else f"{data.name}: {folder}")
     return 0
 
 
